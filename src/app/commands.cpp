@@ -1,0 +1,316 @@
+#include "app/commands.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "app/qr.h"
+#include "client/client.h"
+#include "config/server_config.h"
+#include "core/tcp_stream.h"
+#include "crypto/crypto.h"
+#include "link/share_link.h"
+#include "server/server.h"
+#include "store/sqlite_user_store.h"
+#include "transport/tls/certificate.h"
+
+namespace culvert::app {
+namespace {
+
+constexpr const char* kFirstUser = "default";
+
+// The first global IPv4 address of this machine, for the default public host.
+std::string guess_public_host() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "127.0.0.1";
+  std::string found;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    auto* sin = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+    std::uint32_t a = ntohl(sin->sin_addr.s_addr);
+    if ((a >> 24) == 127) continue;
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text);
+    found = text;
+    break;
+  }
+  freeifaddrs(list);
+  return found.empty() ? "127.0.0.1" : found;
+}
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// Writes `contents` to `path` readable by the owner only.
+bool write_private_file(const std::string& path, const std::string& contents) {
+  mode_t old = ::umask(077);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  out.close();
+  ::umask(old);
+  ::chmod(path.c_str(), 0600);
+  return static_cast<bool>(out);
+}
+
+bool load_config(const std::string& dir, ServerConfig& config) {
+  std::string message;
+  auto loaded = load_server_config(dir, message);
+  if (!loaded) {
+    std::cerr << "culvert: " << message << "\n";
+    return false;
+  }
+  config = std::move(*loaded);
+  return true;
+}
+
+std::unique_ptr<SqliteUserStore> open_store(const ServerConfig& config) {
+  auto store = SqliteUserStore::open(config.path(config.users_db));
+  if (!store) {
+    std::cerr << "culvert: cannot open user store " << config.path(config.users_db) << ": " << store.error().message()
+              << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+Result<std::string> link_for(const ServerConfig& config, const User& user) {
+  ShareLink link;
+  link.transport = config.transport;
+  link.host = config.public_host;
+  std::string host;
+  split_host_port(config.listen, host, link.port);
+  link.sni = config.sni;
+  if (config.certificate_pinned) {
+    auto pin = tls::spki_sha256_of_file(config.path(config.certificate));
+    if (!pin) return fail(pin.error());
+    link.pin = *pin;
+  }
+  link.credential = user.credential;
+  link.label = user.name + "@" + config.public_host;
+  return format_share_link(link);
+}
+
+int print_link(const ServerConfig& config, const User& user, bool qr) {
+  auto link = link_for(config, user);
+  if (!link) {
+    std::cerr << "culvert: cannot read certificate " << config.path(config.certificate) << "\n";
+    return 1;
+  }
+  if (qr) std::cout << render_qr(*link);
+  std::cout << *link << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+bool setup_logging(const std::string& level) {
+  auto parsed = spdlog::level::from_str(level);
+  if (level != "debug" && level != "info" && level != "warn" && level != "error") return false;
+  auto logger = spdlog::stderr_color_mt("culvert");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(parsed);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  return true;
+}
+
+int server_init(const InitOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(options.dir + "/config.toml", ec)) {
+    std::cerr << "culvert: " << options.dir << " already holds a server (config.toml exists)\n";
+    return 1;
+  }
+  fs::create_directories(options.dir, ec);
+  if (ec) {
+    std::cerr << "culvert: cannot create " << options.dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  fs::permissions(options.dir, fs::perms::owner_all, ec);
+
+  ServerConfig config;
+  config.data_dir = options.dir;
+  config.listen = options.listen;
+  config.public_host = options.public_host.empty() ? guess_public_host() : options.public_host;
+  config.sni = options.sni.empty() && !is_ip_literal(config.public_host) ? config.public_host : options.sni;
+  config.allow_private = options.allow_private;
+  if (!options.cover_upstream.empty()) {
+    config.cover.mode = CoverConfig::Mode::upstream;
+    config.cover.upstream = options.cover_upstream;
+  }
+  std::string rendered = render_server_config(config);
+  if (!write_private_file(options.dir + "/config.toml", rendered)) {
+    std::cerr << "culvert: cannot write " << options.dir << "/config.toml\n";
+    return 1;
+  }
+  // Validate what we wrote exactly as `server run` will read it.
+  std::string message;
+  if (!load_server_config(options.dir, message)) {
+    std::cerr << "culvert: " << message << "\n";
+    fs::remove(options.dir + "/config.toml", ec);
+    return 2;
+  }
+
+  auto cert = tls::generate_self_signed(config.sni.empty() ? config.public_host : config.sni, 825);
+  if (!cert) {
+    std::cerr << "culvert: cannot generate a certificate\n";
+    return 1;
+  }
+  auto keys = crypto::x25519_generate();
+  if (!write_private_file(config.path(config.certificate), cert->certificate_pem) ||
+      !write_private_file(config.path(config.key), cert->key_pem) ||
+      !write_private_file(config.path(config.static_key), crypto::base64url_encode(keys.private_key) + "\n")) {
+    std::cerr << "culvert: cannot write keys into " << options.dir << "\n";
+    return 1;
+  }
+  auto store = open_store(config);
+  if (!store) return 1;
+  auto user = store->add(kFirstUser);
+  if (!user) {
+    std::cerr << "culvert: cannot create the first user\n";
+    return 1;
+  }
+  std::cout << "Initialised " << options.dir << " (listen " << config.listen << ", public host " << config.public_host
+            << ").\nShare link for user \"" << kFirstUser << "\" (keep it secret; scan or paste it into the client):\n";
+  return print_link(config, *user, options.qr);
+}
+
+int server_run(const std::string& dir, const std::string& log_level) {
+  ServerConfig config;
+  if (!load_config(dir, config)) return 1;
+  if (!setup_logging(log_level.empty() ? config.log_level : log_level)) {
+    std::cerr << "culvert: unknown log level \"" << log_level << "\"\n";
+    return 2;
+  }
+  auto store = open_store(config);
+  if (!store) return 1;
+  asio::io_context io(1);
+  Server server(io, config, std::move(store));
+  std::string message;
+  if (!server.start(message)) {
+    std::cerr << "culvert: " << message << "\n";
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int signal) {
+    spdlog::info("signal {}: shutting down", signal);
+    server.stop();
+    io.stop();
+  });
+  auto endpoint = server.local_endpoint();
+  spdlog::info("culvert {} server listening", CULVERT_VERSION);
+  std::cout << "listening on " << endpoint.address().to_string() << ":" << endpoint.port() << std::endl;
+  io.run();
+  return 0;
+}
+
+int user_add(const std::string& dir, const std::string& name, bool qr) {
+  ServerConfig config;
+  if (!load_config(dir, config)) return 1;
+  if (!valid_user_name(name)) {
+    std::cerr << "culvert: invalid user name \"" << name << "\" (use 1-64 of A-Z a-z 0-9 . _ -)\n";
+    return 2;
+  }
+  auto store = open_store(config);
+  if (!store) return 1;
+  auto user = store->add(name);
+  if (!user) {
+    std::cerr << "culvert: cannot add user \"" << name << "\" (does it exist already?)\n";
+    return 1;
+  }
+  return print_link(config, *user, qr);
+}
+
+int user_list(const std::string& dir) {
+  ServerConfig config;
+  if (!load_config(dir, config)) return 1;
+  auto store = open_store(config);
+  if (!store) return 1;
+  auto users = store->list();
+  if (!users) {
+    std::cerr << "culvert: cannot list users\n";
+    return 1;
+  }
+  std::cout << "NAME\tSTATUS\tCREATED\n";
+  for (const auto& u : *users) {
+    char created[32];
+    std::time_t t = u.created_at;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::cout << u.name << "\t" << (u.revoked ? "revoked" : "active") << "\t" << created << "\n";
+  }
+  return 0;
+}
+
+int user_revoke(const std::string& dir, const std::string& name) {
+  ServerConfig config;
+  if (!load_config(dir, config)) return 1;
+  auto store = open_store(config);
+  if (!store) return 1;
+  if (!store->revoke(name)) {
+    std::cerr << "culvert: no user \"" << name << "\"\n";
+    return 1;
+  }
+  std::cout << "revoked " << name << "\n";
+  return 0;
+}
+
+int user_link(const std::string& dir, const std::string& name, bool qr) {
+  ServerConfig config;
+  if (!load_config(dir, config)) return 1;
+  auto store = open_store(config);
+  if (!store) return 1;
+  auto user = store->get(name);
+  if (!user) {
+    std::cerr << "culvert: no user \"" << name << "\"\n";
+    return 1;
+  }
+  if (user->revoked) std::cerr << "culvert: warning: user \"" << name << "\" is revoked\n";
+  return print_link(config, *user, qr);
+}
+
+int client_run(const std::string& link_text, const std::string& listen, const std::string& log_level) {
+  auto link = parse_share_link(link_text);
+  if (!link) {
+    std::cerr << "culvert: " << (link.error() == Errc::unsupported ? "unsupported transport in share link"
+                                                                     : "malformed share link")
+              << "\n";
+    return 2;
+  }
+  if (!setup_logging(log_level)) {
+    std::cerr << "culvert: unknown log level \"" << log_level << "\"\n";
+    return 2;
+  }
+  asio::io_context io(1);
+  ClientOptions options;
+  options.listen = listen;
+  Client client(io, *link, options);
+  std::string message;
+  if (!client.start(message)) {
+    std::cerr << "culvert: " << message << "\n";
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int signal) {
+    spdlog::info("signal {}: shutting down", signal);
+    client.stop();
+    io.stop();
+  });
+  auto endpoint = client.local_endpoint();
+  spdlog::info("culvert {} client: SOCKS5 and HTTP proxy ready", CULVERT_VERSION);
+  std::cout << "listening on " << endpoint.address().to_string() << ":" << endpoint.port() << std::endl;
+  io.run();
+  return 0;
+}
+
+}  // namespace culvert::app

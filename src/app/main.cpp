@@ -1,0 +1,67 @@
+// culvert: one binary, subcommands for the server, its users and the client.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "app/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace culvert::app;
+  CLI::App app{"Culvert: a private, probe-resistant way out to the open internet"};
+  app.set_version_flag("--version", std::string("culvert ") + CULVERT_VERSION);
+  app.require_subcommand(1);
+
+  auto* server = app.add_subcommand("server", "Run and set up a server");
+  server->require_subcommand(1);
+  InitOptions init;
+  auto* init_cmd = server->add_subcommand("init", "Create a data directory with config, keys, certificate and a first user");
+  init_cmd->add_option("--dir", init.dir, "Data directory to create")->required();
+  init_cmd->add_option("--listen", init.listen, "Address to accept clients on")->capture_default_str();
+  init_cmd->add_option("--public-host", init.public_host, "Host name or IP clients connect to (default: this machine's address)");
+  init_cmd->add_option("--sni", init.sni, "SNI clients send (default: the public host if it is a name)");
+  init_cmd->add_option("--cover-upstream", init.cover_upstream, "Plain-HTTP web server to use as the cover site (HOST:PORT)");
+  init_cmd->add_flag("--allow-private", init.allow_private, "Let users reach loopback and private addresses");
+  bool no_qr = false;
+  init_cmd->add_flag("--no-qr", no_qr, "Do not print the QR code");
+
+  std::string dir, log_level = "", name, link, listen = "127.0.0.1:1080";
+  auto* run_cmd = server->add_subcommand("run", "Run the server from a data directory");
+  run_cmd->add_option("--dir", dir, "Data directory")->required();
+  run_cmd->add_option("--log-level", log_level, "debug, info, warn or error (default: config's log_level)");
+
+  auto* user = app.add_subcommand("user", "Manage users");
+  user->require_subcommand(1);
+  bool qr = false;
+  auto* add_cmd = user->add_subcommand("add", "Add a user and print their share link (last line)");
+  add_cmd->add_option("name", name, "User name ([A-Za-z0-9._-], up to 64)")->required();
+  add_cmd->add_option("--dir", dir, "Server data directory")->required();
+  add_cmd->add_flag("--qr", qr, "Also print the link as a QR code");
+  auto* list_cmd = user->add_subcommand("list", "List users");
+  list_cmd->add_option("--dir", dir, "Server data directory")->required();
+  auto* revoke_cmd = user->add_subcommand("revoke", "Revoke a user (their next connection gets the cover site)");
+  revoke_cmd->add_option("name", name, "User name")->required();
+  revoke_cmd->add_option("--dir", dir, "Server data directory")->required();
+  auto* link_cmd = user->add_subcommand("link", "Print a user's share link (last line)");
+  link_cmd->add_option("name", name, "User name")->required();
+  link_cmd->add_option("--dir", dir, "Server data directory")->required();
+  link_cmd->add_flag("--qr", qr, "Also print the link as a QR code");
+
+  auto* client = app.add_subcommand("client", "Run the local SOCKS5/HTTP proxy");
+  client->add_option("link", link, "Share link (culvert://...)")->required();
+  client->add_option("--listen", listen, "Local proxy address")->capture_default_str();
+  client->add_option("--log-level", log_level, "debug, info, warn or error")->default_str("info");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (init_cmd->parsed()) {
+    init.qr = !no_qr;
+    return server_init(init);
+  }
+  if (run_cmd->parsed()) return server_run(dir, log_level);
+  if (add_cmd->parsed()) return user_add(dir, name, qr);
+  if (list_cmd->parsed()) return user_list(dir);
+  if (revoke_cmd->parsed()) return user_revoke(dir, name);
+  if (link_cmd->parsed()) return user_link(dir, name, qr);
+  if (client->parsed()) return client_run(link, listen, log_level.empty() ? "info" : log_level);
+  return 2;
+}

@@ -1,0 +1,135 @@
+#include "client/tunnel_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/await.h"
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <algorithm>
+
+#include "crypto/crypto.h"
+#include "transport/tls/auth.h"
+#include "transport/tls/tls_stream.h"
+
+namespace culvert {
+
+TunnelPool::TunnelPool(asio::any_io_executor executor, ShareLink link, TunnelPoolOptions options)
+    : executor_(std::move(executor)), link_(std::move(link)), options_(options), dial_done_(executor_) {
+  tls_options_.sni = link_.sni;
+  tls_options_.verify_host = link_.sni.empty() ? link_.host : link_.sni;
+  tls_options_.spki_pin = link_.pin;
+  auto ctx = tls::make_client_context(tls_options_);
+  if (ctx) tls_context_ = std::move(*ctx);
+}
+
+std::shared_ptr<mux::Session> TunnelPool::pick() const {
+  std::shared_ptr<mux::Session> best;
+  for (const auto& t : tunnels_) {
+    if (!t->is_open()) continue;
+    if (!best || t->stream_count() < best->stream_count()) best = t;
+  }
+  return best;
+}
+
+asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::acquire() {
+  for (;;) {
+    auto best = pick();
+    bool want_more = !best || (best->stream_count() >= options_.streams_per_tunnel && tunnels_.size() < options_.max_tunnels);
+    if (!want_more) co_return best;
+    if (dialing_) {
+      // Another request is dialing: use an existing tunnel if there is one, else wait for the dial.
+      if (best) co_return best;
+      co_await dial_done_.wait();
+      if (!pick()) co_return fail(Errc::tunnel_closed);
+      continue;
+    }
+    dialing_ = true;
+    auto dialed = co_await dial_tunnel();
+    dialing_ = false;
+    dial_done_.notify();
+    if (!dialed) {
+      if (best) co_return best;
+      co_return fail(dialed.error());
+    }
+    co_return *dialed;
+  }
+}
+
+asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel() {
+  using namespace asio::experimental::awaitable_operators;
+  if (!tls_context_) co_return fail(Errc::tls_failed);
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_dial_allowed_) {
+    asio::steady_timer wait(executor_, next_dial_allowed_);
+    co_await wait.async_wait(use_tuple);
+  }
+  auto failed = [this](Errc e) {
+    ++consecutive_failures_;
+    auto base = std::chrono::milliseconds(100) * (1 << std::min(consecutive_failures_ - 1, 4));
+    auto delay = std::min<std::chrono::milliseconds>(base, std::chrono::milliseconds(1000));
+    delay = delay / 2 + std::chrono::milliseconds(crypto::random_below(static_cast<std::uint32_t>(delay.count() / 2 + 1)));
+    next_dial_allowed_ = std::chrono::steady_clock::now() + delay;
+    spdlog::warn("cannot reach server: {} (retry in {} ms)", make_error_code(e).message(), delay.count());
+    return fail(e);
+  };
+
+  asio::steady_timer deadline(executor_);
+  deadline.expires_after(options_.connect_timeout);
+  asio::ip::tcp::resolver resolver(executor_);
+  auto resolved = co_await (resolver.async_resolve(link_.host, std::to_string(link_.port), use_tuple) ||
+                            deadline.async_wait(use_tuple));
+  if (resolved.index() == 1) co_return failed(Errc::timed_out);
+  auto [rec, results] = std::get<0>(resolved);
+  if (rec) co_return failed(Errc::dial_failed);
+
+  asio::ip::tcp::socket socket(executor_);
+  auto connected = co_await (asio::async_connect(socket, results, use_tuple) ||
+                             deadline.async_wait(use_tuple));
+  if (connected.index() == 1) co_return failed(Errc::timed_out);
+  if (std::get<0>(std::get<0>(connected))) co_return failed(Errc::dial_failed);
+  std::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+
+  SSL* ssl = tls::make_client_ssl(tls_context_.get(), tls_options_);
+  if (!ssl) co_return failed(Errc::tls_failed);
+  auto stream = std::make_unique<tls::TlsStream>(std::move(socket), ssl);
+  auto hs = co_await (stream->handshake() || deadline.async_wait(use_tuple));
+  if (hs.index() == 1) co_return failed(Errc::timed_out);
+  if (std::get<0>(hs)) {
+    long verify = SSL_get_verify_result(stream->native_handle());
+    co_return failed(verify != X509_V_OK && link_.pin ? Errc::pin_mismatch : Errc::tls_failed);
+  }
+  auto exporter = stream->export_key(tls::kExporterLabel);
+  if (!exporter) co_return failed(Errc::tls_failed);
+
+  mux::SessionOptions options;
+  options.is_client = true;
+  options.keepalive_interval = options_.keepalive_interval;
+  options.dead_after = options_.dead_after;
+  auto session = mux::Session::create(executor_, std::move(stream), options);
+  session->prefix_output(tls::make_preamble(link_.credential, *exporter, mux::kVersion));
+  tunnels_.push_back(session);
+  consecutive_failures_ = 0;
+  std::weak_ptr<mux::Session> weak = session;
+  session->set_closed_handler([this, weak](std::error_code reason) {
+    auto s = weak.lock();
+    tunnels_.erase(std::remove(tunnels_.begin(), tunnels_.end(), s), tunnels_.end());
+    spdlog::info("tunnel closed: {}", reason.message());
+  });
+  asio::co_spawn(executor_, session->run(), asio::detached);
+  spdlog::info("tunnel open ({} total)", tunnels_.size());
+  co_return session;
+}
+
+void TunnelPool::close_all() {
+  auto tunnels = tunnels_;
+  for (auto& t : tunnels) t->close(make_error_code(Errc::tunnel_closed));
+  tunnels_.clear();
+}
+
+}  // namespace culvert

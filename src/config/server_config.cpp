@@ -1,0 +1,143 @@
+#include "config/server_config.h"
+
+#include <toml++/toml.h>
+
+#include <sstream>
+
+#include "core/tcp_stream.h"
+
+namespace culvert {
+
+std::string ServerConfig::path(const std::string& relative) const {
+  if (!relative.empty() && relative.front() == '/') return relative;
+  return data_dir + "/" + relative;
+}
+
+Result<ServerConfig> load_server_config(const std::string& data_dir, std::string& message) {
+  ServerConfig c;
+  c.data_dir = data_dir;
+  toml::table t;
+  try {
+    t = toml::parse_file(data_dir + "/config.toml");
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << data_dir << "/config.toml: " << e.description() << " at line " << e.source().begin.line;
+    message = os.str();
+    return fail(Errc::bad_config);
+  }
+  auto str = [&](const char* key, std::string& out) {
+    if (auto v = t[key].value<std::string>()) out = *v;
+  };
+  str("listen", c.listen);
+  str("public_host", c.public_host);
+  str("sni", c.sni);
+  str("transport", c.transport);
+  str("certificate", c.certificate);
+  str("key", c.key);
+  str("static_key", c.static_key);
+  str("users_db", c.users_db);
+  str("log_level", c.log_level);
+  if (auto v = t["certificate_pinned"].value<bool>()) c.certificate_pinned = *v;
+  if (auto v = t["allow_private"].value<bool>()) c.allow_private = *v;
+  auto ms = [&](const char* key, std::chrono::milliseconds& out) -> bool {
+    if (auto node = t[key]; node) {
+      auto v = node.value<std::int64_t>();
+      if (!v || *v <= 0) return false;
+      out = std::chrono::milliseconds(*v);
+    }
+    return true;
+  };
+  if (!ms("handshake_timeout_ms", c.handshake_timeout) || !ms("connect_timeout_ms", c.connect_timeout) ||
+      !ms("stream_idle_timeout_ms", c.stream_idle_timeout)) {
+    message = "timeouts must be positive integers (milliseconds)";
+    return fail(Errc::bad_config);
+  }
+  if (auto cover = t["cover"].as_table()) {
+    auto mode = (*cover)["mode"].value_or(std::string("builtin"));
+    if (mode == "builtin") {
+      c.cover.mode = CoverConfig::Mode::builtin;
+    } else if (mode == "upstream") {
+      c.cover.mode = CoverConfig::Mode::upstream;
+    } else {
+      message = "cover.mode must be \"builtin\" or \"upstream\"";
+      return fail(Errc::bad_config);
+    }
+    c.cover.upstream = (*cover)["upstream"].value_or(std::string());
+    if (auto alpn = (*cover)["alpn"].as_array()) {
+      c.cover.alpn.clear();
+      for (auto& p : *alpn)
+        if (auto s = p.value<std::string>()) c.cover.alpn.push_back(*s);
+    }
+  }
+
+  std::string host;
+  std::uint16_t port = 0;
+  if (!split_host_port(c.listen, host, port)) {
+    message = "listen must be HOST:PORT, got \"" + c.listen + "\"";
+    return fail(Errc::bad_config);
+  }
+  if (c.transport != "tls") {
+    message = "transport \"" + c.transport + "\" is not supported (only \"tls\")";
+    return fail(Errc::bad_config);
+  }
+  if (c.public_host.empty()) {
+    message = "public_host must be set (the address clients connect to)";
+    return fail(Errc::bad_config);
+  }
+  if (c.cover.mode == CoverConfig::Mode::upstream && !split_host_port(c.cover.upstream, host, port)) {
+    message = "cover.upstream must be HOST:PORT when cover.mode = \"upstream\"";
+    return fail(Errc::bad_config);
+  }
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
+    message = "log_level must be debug, info, warn or error";
+    return fail(Errc::bad_config);
+  }
+  return c;
+}
+
+std::string render_server_config(const ServerConfig& c) {
+  std::ostringstream os;
+  auto q = [](const std::string& s) {
+    std::string out = "\"";
+    for (char ch : s) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    return out + "\"";
+  };
+  os << "# Culvert server configuration. Relative paths are inside this directory.\n"
+     << "# Reference: docs/configuration.md\n\n"
+     << "# Address and port the server accepts clients (and probes) on.\n"
+     << "listen = " << q(c.listen) << "\n"
+     << "# Host name or IP that share links tell clients to connect to.\n"
+     << "public_host = " << q(c.public_host) << "\n"
+     << "# SNI that clients send; empty for none (as browsers do for IP addresses).\n"
+     << "sni = " << q(c.sni) << "\n"
+     << "transport = " << q(c.transport) << "\n"
+     << "certificate = " << q(c.certificate) << "\n"
+     << "key = " << q(c.key) << "\n"
+     << "# true: links pin this certificate's public key (self-signed). false: clients check the CA chain.\n"
+     << "certificate_pinned = " << (c.certificate_pinned ? "true" : "false") << "\n"
+     << "# X25519 static key, reserved for the borrowed-site transport.\n"
+     << "static_key = " << q(c.static_key) << "\n"
+     << "users_db = " << q(c.users_db) << "\n"
+     << "# Let users reach loopback and private addresses (tests, home labs). Keep false on a public server.\n"
+     << "allow_private = " << (c.allow_private ? "true" : "false") << "\n"
+     << "handshake_timeout_ms = " << c.handshake_timeout.count() << "\n"
+     << "connect_timeout_ms = " << c.connect_timeout.count() << "\n"
+     << "stream_idle_timeout_ms = " << c.stream_idle_timeout.count() << "\n"
+     << "# debug logs destinations; info and above never do.\n"
+     << "log_level = " << q(c.log_level) << "\n\n"
+     << "[cover]\n"
+     << "# What anyone who is not a valid client sees. builtin: a small static website served by\n"
+     << "# Culvert itself. upstream: a plain-HTTP web server (e.g. a local nginx) at `upstream`.\n"
+     << "mode = " << q(c.cover.mode == CoverConfig::Mode::builtin ? "builtin" : "upstream") << "\n"
+     << "upstream = " << q(c.cover.upstream) << "\n"
+     << "# ALPN protocols the cover really speaks (the server never negotiates one it cannot serve).\n"
+     << "alpn = [";
+  for (std::size_t i = 0; i < c.cover.alpn.size(); ++i) os << (i ? ", " : "") << q(c.cover.alpn[i]);
+  os << "]\n";
+  return os.str();
+}
+
+}  // namespace culvert

@@ -1,0 +1,48 @@
+// The server's TOML configuration (DIR/config.toml), parsed into plain structs and validated.
+// Every key and its default is documented in docs/configuration.md and in the file `server init`
+// writes. Relative paths are relative to the data directory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace culvert {
+
+struct CoverConfig {
+  enum class Mode { builtin, upstream };
+  Mode mode = Mode::builtin;
+  std::string upstream;  // host:port of a plain-HTTP web server, for Mode::upstream
+  std::vector<std::string> alpn = {"http/1.1"};  // what the cover really speaks
+};
+
+struct ServerConfig {
+  std::string data_dir;
+  std::string listen = "0.0.0.0:443";
+  std::string public_host;  // host put into share links
+  std::string sni;          // SNI clients send; empty for none (IP address servers)
+  std::string transport = "tls";
+  std::string certificate = "cert.pem";
+  std::string key = "key.pem";
+  bool certificate_pinned = true;  // links pin the certificate's SPKI (self-signed)
+  std::string static_key = "static.key";
+  std::string users_db = "users.db";
+  bool allow_private = false;  // let users reach loopback/private destinations
+  CoverConfig cover;
+  // TLS handshake limit; nginx's default client_header_timeout, which bounds its handshake too.
+  std::chrono::milliseconds handshake_timeout{60000};
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds stream_idle_timeout{300000};
+  std::string log_level = "info";
+
+  std::string path(const std::string& relative) const;
+};
+
+// Reads and validates DIR/config.toml. Errors carry a message for the operator in `message`.
+Result<ServerConfig> load_server_config(const std::string& data_dir, std::string& message);
+std::string render_server_config(const ServerConfig& config);
+
+}  // namespace culvert

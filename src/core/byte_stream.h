@@ -1,0 +1,34 @@
+// ByteStream: the one async stream interface that TCP sockets, TLS sessions and mux streams all
+// implement, so that relays, inbound sessions and tests do not care what carries the bytes.
+// Thread model: every stream belongs to one single-threaded io_context; call it only from there.
+// Ownership: whoever holds the unique_ptr owns the connection; close() is idempotent.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+#include <cstddef>
+#include <memory>
+#include <system_error>
+#include <utility>
+
+namespace culvert {
+
+using IoResult = std::pair<std::error_code, std::size_t>;
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+
+  // Reads at least one byte. End of stream is asio::error::eof with 0 bytes.
+  virtual asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) = 0;
+  // Writes the whole buffer or fails.
+  virtual asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) = 0;
+  // Half-close: the peer reads end of stream; reading from this side goes on.
+  virtual asio::awaitable<void> shutdown_send() = 0;
+  // Abortive close of both directions; pending operations complete with an error.
+  virtual void close() = 0;
+};
+
+using ByteStreamPtr = std::unique_ptr<ByteStream>;
+
+}  // namespace culvert

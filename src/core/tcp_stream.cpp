@@ -1,0 +1,54 @@
+#include "core/tcp_stream.h"
+
+#include "core/await.h"
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <charconv>
+
+namespace culvert {
+
+asio::awaitable<IoResult> TcpStream::read_some(asio::mutable_buffer buffer) {
+  auto [ec, n] = co_await socket_.async_read_some(buffer, use_tuple);
+  co_return IoResult{ec, n};
+}
+
+asio::awaitable<std::error_code> TcpStream::write_all(asio::const_buffer buffer) {
+  auto [ec, n] = co_await asio::async_write(socket_, buffer, use_tuple);
+  co_return ec;
+}
+
+asio::awaitable<void> TcpStream::shutdown_send() {
+  std::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  co_return;
+}
+
+void TcpStream::close() {
+  std::error_code ignored;
+  socket_.close(ignored);
+}
+
+bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
+  std::string_view h, p;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    h = text.substr(1, close - 1);
+    p = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    h = text.substr(0, colon);
+    p = text.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) return false;  // bare IPv6 needs brackets
+  }
+  if (h.empty() || p.empty() || p.size() > 5) return false;
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc() || ptr != p.data() + p.size() || value > 65535) return false;
+  host = std::string(h);
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+}  // namespace culvert

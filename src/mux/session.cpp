@@ -1,0 +1,433 @@
+#include "core/await.h"
+#include "mux/session.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/error.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <cstring>
+
+#include "crypto/crypto.h"
+
+namespace culvert::mux {
+
+struct StreamState {
+  StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex)
+      : id(stream_id), readable(ex), writable(ex) {}
+  std::uint32_t id;
+  Bytes received;          // bytes not yet read by the application
+  std::size_t read_pos = 0;
+  bool remote_fin = false;
+  bool local_fin = false;
+  bool reset = false;      // by either side, or the tunnel ended
+  std::error_code reset_error;
+  std::uint32_t send_window = kInitialWindow;  // how much more we may send
+  std::uint64_t receive_credit = kInitialWindow;  // how much more the peer may send us
+  std::size_t consumed_unacked = 0;  // read by the app but not yet granted back
+  Signal readable;
+  Signal writable;
+  bool in_map = true;
+};
+
+namespace {
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMaxWriteBatch = 256 * 1024;
+
+std::uint32_t default_random_below(std::uint32_t bound) { return crypto::random_below(bound); }
+}  // namespace
+
+// ---- Stream ----
+
+Stream::Stream(std::shared_ptr<Session> session, std::shared_ptr<StreamState> state)
+    : session_(std::move(session)), state_(std::move(state)) {}
+
+Stream::~Stream() { close(); }
+
+std::uint32_t Stream::id() const { return state_->id; }
+
+asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
+  auto& s = *state_;
+  for (;;) {
+    std::size_t available = s.received.size() - s.read_pos;
+    if (available > 0) {
+      std::size_t n = std::min(available, buffer.size());
+      std::memcpy(buffer.data(), s.received.data() + s.read_pos, n);
+      s.read_pos += n;
+      if (s.read_pos == s.received.size()) {
+        s.received.clear();
+        s.read_pos = 0;
+      } else if (s.read_pos > 64 * 1024 && s.read_pos * 2 > s.received.size()) {
+        s.received.erase(s.received.begin(), s.received.begin() + static_cast<std::ptrdiff_t>(s.read_pos));
+        s.read_pos = 0;
+      }
+      session_->on_consumed(s, n);
+      co_return IoResult{{}, n};
+    }
+    if (s.reset) co_return IoResult{s.reset_error, 0};
+    if (s.remote_fin) co_return IoResult{asio::error::eof, 0};
+    co_await s.readable.wait();
+  }
+}
+
+asio::awaitable<std::error_code> Stream::write_all(asio::const_buffer buffer) {
+  auto& s = *state_;
+  auto* data = static_cast<const std::uint8_t*>(buffer.data());
+  std::size_t left = buffer.size();
+  while (left > 0) {
+    if (s.reset) co_return s.reset_error;
+    if (s.local_fin) co_return make_error_code(Errc::protocol_violation);
+    if (s.send_window == 0) {
+      co_await s.writable.wait();
+      continue;
+    }
+    if (session_->outbox_.size() >= kMaxOutbox) {
+      co_await session_->outbox_drained_.wait();
+      continue;
+    }
+    std::size_t n = std::min<std::size_t>({left, s.send_window, kMaxPayload});
+    session_->enqueue(FrameType::data, 0, s.id, {data, n});
+    s.send_window -= static_cast<std::uint32_t>(n);
+    data += n;
+    left -= n;
+  }
+  co_return std::error_code{};
+}
+
+asio::awaitable<void> Stream::shutdown_send() {
+  auto& s = *state_;
+  if (!s.local_fin && !s.reset) {
+    s.local_fin = true;
+    session_->enqueue(FrameType::fin, 0, s.id, {});
+    session_->remove_stream_if_done(s);
+  }
+  co_return;
+}
+
+void Stream::close() { reset(ResetReason::cancelled); }
+
+void Stream::reset(ResetReason reason) {
+  auto& s = *state_;
+  if (s.reset || (s.local_fin && s.remote_fin)) {
+    session_->remove_stream_if_done(s);
+    return;
+  }
+  s.reset = true;
+  s.reset_error = make_error_code(Errc::stream_reset);
+  std::uint8_t code = static_cast<std::uint8_t>(reason);
+  session_->enqueue(FrameType::reset, 0, s.id, {&code, 1});
+  s.readable.notify();
+  s.writable.notify();
+  session_->remove_stream_if_done(s);
+}
+
+// ---- Session ----
+
+std::shared_ptr<Session> Session::create(const asio::any_io_executor& executor, ByteStreamPtr transport,
+                                         SessionOptions options) {
+  return std::shared_ptr<Session>(new Session(executor, std::move(transport), std::move(options)));
+}
+
+Session::Session(const asio::any_io_executor& executor, ByteStreamPtr transport, SessionOptions options)
+    : executor_(executor),
+      transport_(std::move(transport)),
+      options_(std::move(options)),
+      next_stream_id_(options_.is_client ? 1 : 2),
+      outbox_ready_(executor),
+      outbox_drained_(executor),
+      last_received_(std::chrono::steady_clock::now()),
+      last_stream_activity_(last_received_) {
+  if (!options_.random_below) options_.random_below = default_random_below;
+}
+
+Session::~Session() {
+  if (transport_) transport_->close();
+}
+
+void Session::prefix_output(ByteSpan bytes) { outbox_.insert(outbox_.begin(), bytes.begin(), bytes.end()); }
+
+void Session::feed_input(ByteSpan bytes) { input_.insert(input_.end(), bytes.begin(), bytes.end()); }
+
+void Session::enqueue(FrameType type, std::uint8_t flags, std::uint32_t stream_id, ByteSpan payload) {
+  if (closed_) return;
+  encode_frame(type, flags, stream_id, payload, outbox_);
+  outbox_ready_.notify();
+}
+
+std::shared_ptr<StreamState> Session::new_stream(std::uint32_t id) {
+  auto state = std::make_shared<StreamState>(id, executor_);
+  streams_.emplace(id, state);
+  ++counters_.streams_opened;
+  last_stream_activity_ = std::chrono::steady_clock::now();
+  // Grow the peer's allowance from the protocol's initial window to ours.
+  if (options_.receive_window > kInitialWindow) {
+    std::uint32_t grow = options_.receive_window - kInitialWindow;
+    Bytes inc;
+    Writer(inc).u32(grow);
+    enqueue(FrameType::window, 0, id, inc);
+    state->receive_credit += grow;
+  }
+  return state;
+}
+
+void Session::remove_stream_if_done(StreamState& s) {
+  bool done = s.reset || (s.local_fin && s.remote_fin);
+  if (done && s.in_map) {
+    s.in_map = false;
+    streams_.erase(s.id);
+    last_stream_activity_ = std::chrono::steady_clock::now();
+  }
+}
+
+void Session::on_consumed(StreamState& s, std::size_t n) {
+  if (s.reset || s.remote_fin || closed_) return;
+  s.consumed_unacked += n;
+  if (s.consumed_unacked >= options_.receive_window / 4) {
+    Bytes inc;
+    Writer(inc).u32(static_cast<std::uint32_t>(s.consumed_unacked));
+    s.receive_credit += s.consumed_unacked;
+    s.consumed_unacked = 0;
+    enqueue(FrameType::window, 0, s.id, inc);
+  }
+}
+
+Result<std::unique_ptr<Stream>> Session::open(const Destination& destination, ByteSpan first_data) {
+  if (closed_ || peer_goaway_) return fail(Errc::tunnel_closed);
+  if (streams_.size() >= options_.max_streams) return fail(Errc::too_large);
+  std::uint32_t id = next_stream_id_;
+  next_stream_id_ += 2;
+  Bytes destination_bytes;
+  encode_destination(destination, destination_bytes);
+  std::size_t room = kMaxPayload - destination_bytes.size();
+  std::size_t first = std::min({first_data.size(), room, static_cast<std::size_t>(kInitialWindow)});
+  Bytes payload = destination_bytes;
+  payload.insert(payload.end(), first_data.begin(), first_data.begin() + static_cast<std::ptrdiff_t>(first));
+  // OPEN precedes the stream's WINDOW frame, so encode it before new_stream() queues that.
+  enqueue(FrameType::open, 0, id, payload);
+  auto state = new_stream(id);
+  state->send_window -= static_cast<std::uint32_t>(first);
+  auto stream = std::make_unique<Stream>(shared_from_this(), state);
+  if (first < first_data.size()) {
+    // Rare: first data larger than one frame. Queue the rest as DATA within the window.
+    ByteSpan rest = first_data.subspan(first);
+    while (!rest.empty() && state->send_window > 0) {
+      std::size_t n = std::min<std::size_t>({rest.size(), state->send_window, kMaxPayload});
+      enqueue(FrameType::data, 0, id, rest.first(n));
+      state->send_window -= static_cast<std::uint32_t>(n);
+      rest = rest.subspan(n);
+    }
+    if (!rest.empty()) return fail(Errc::too_large);
+  }
+  return stream;
+}
+
+void Session::close(std::error_code reason) {
+  if (closed_) return;
+  closed_ = true;
+  transport_->close();
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, s] : streams) {
+    s->in_map = false;
+    if (!s->reset) {
+      s->reset = true;
+      s->reset_error = make_error_code(Errc::tunnel_closed);
+    }
+    s->readable.notify();
+    s->writable.notify();
+  }
+  outbox_ready_.notify();
+  outbox_drained_.notify();
+  if (on_closed_) {
+    auto handler = std::move(on_closed_);
+    on_closed_ = nullptr;
+    handler(reason);
+  }
+}
+
+asio::awaitable<void> Session::run() {
+  using namespace asio::experimental::awaitable_operators;
+  auto self = shared_from_this();
+  try {
+    co_await (read_loop() || write_loop() || keepalive_loop());
+  } catch (const std::exception&) {
+    // A broken invariant in one tunnel must not take the process down: end this tunnel only.
+  }
+  close(make_error_code(Errc::tunnel_closed));
+}
+
+std::error_code Session::handle_frame(const Frame& f) {
+  auto find = [&](std::uint32_t id) -> StreamState* {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  };
+  switch (f.type) {
+    case FrameType::open: {
+      bool peer_owns_id = options_.is_client ? (f.stream_id % 2 == 0) : (f.stream_id % 2 == 1);
+      // Clients accept no streams; servers take only odd ids, each once and in increasing order.
+      if (options_.is_client || !peer_owns_id) return make_error_code(Errc::protocol_violation);
+      if (streams_.count(f.stream_id) || f.stream_id <= highest_peer_stream_)
+        return make_error_code(Errc::protocol_violation);
+      highest_peer_stream_ = f.stream_id;
+      auto open = decode_open_payload(f.payload);
+      if (!open) return open.error();
+      if (open->first_data.size() > kInitialWindow) return make_error_code(Errc::window_exceeded);
+      auto state = new_stream(f.stream_id);
+      if (streams_.size() > options_.max_streams) {
+        state->reset = true;
+        std::uint8_t code = static_cast<std::uint8_t>(ResetReason::refused);
+        enqueue(FrameType::reset, 0, f.stream_id, {&code, 1});
+        remove_stream_if_done(*state);
+        return {};
+      }
+      state->received.assign(open->first_data.begin(), open->first_data.end());
+      state->receive_credit -= open->first_data.size();
+      auto stream = std::make_unique<Stream>(shared_from_this(), state);
+      if (on_accept_) {
+        on_accept_(std::move(stream), open->destination);
+      }
+      return {};
+    }
+    case FrameType::data: {
+      auto* s = find(f.stream_id);
+      if (!s) return {};  // a stream we already reset: its in-flight data is dropped
+      if (s->remote_fin) return make_error_code(Errc::protocol_violation);
+      if (f.payload.size() > s->receive_credit) return make_error_code(Errc::window_exceeded);
+      s->receive_credit -= f.payload.size();
+      s->received.insert(s->received.end(), f.payload.begin(), f.payload.end());
+      s->readable.notify();
+      return {};
+    }
+    case FrameType::fin: {
+      auto* s = find(f.stream_id);
+      if (!s) return {};
+      s->remote_fin = true;
+      s->readable.notify();
+      remove_stream_if_done(*s);
+      return {};
+    }
+    case FrameType::reset: {
+      auto* s = find(f.stream_id);
+      if (!s) return {};
+      s->reset = true;
+      s->reset_error = make_error_code(f.payload[0] == static_cast<std::uint8_t>(ResetReason::dial_failed)
+                                           ? Errc::dial_failed
+                                           : Errc::stream_reset);
+      s->readable.notify();
+      s->writable.notify();
+      remove_stream_if_done(*s);
+      return {};
+    }
+    case FrameType::window: {
+      auto* s = find(f.stream_id);
+      if (!s) return {};
+      Reader r(f.payload);
+      std::uint64_t grown = static_cast<std::uint64_t>(s->send_window) + *r.u32();
+      if (grown > 0x7fffffffu) return make_error_code(Errc::protocol_violation);
+      s->send_window = static_cast<std::uint32_t>(grown);
+      s->writable.notify();
+      return {};
+    }
+    case FrameType::ping:
+      if (!(f.flags & kFlagAck)) enqueue(FrameType::ping, kFlagAck, 0, f.payload);
+      return {};
+    case FrameType::padding:
+      return {};
+    case FrameType::goaway:
+      peer_goaway_ = true;
+      return {};
+  }
+  return make_error_code(Errc::protocol_violation);
+}
+
+asio::awaitable<void> Session::read_loop() {
+  std::size_t start = 0;  // first undecoded byte of input_
+  for (;;) {
+    // Decode everything buffered.
+    for (;;) {
+      std::size_t consumed = 0;
+      auto frame = decode_frame(ByteSpan(input_).subspan(start), consumed);
+      if (!frame) {
+        close(frame.error());
+        co_return;
+      }
+      if (!*frame) break;
+      if (auto ec = handle_frame(**frame)) {
+        close(ec);
+        co_return;
+      }
+      start += consumed;
+      if (closed_) co_return;
+    }
+    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(start));
+    start = 0;
+    std::size_t old = input_.size();
+    input_.resize(old + kReadChunk);
+    auto [ec, n] = co_await transport_->read_some(asio::buffer(input_.data() + old, kReadChunk));
+    input_.resize(old + n);
+    if (ec) {
+      close(ec);
+      co_return;
+    }
+    counters_.bytes_in += n;
+    last_received_ = std::chrono::steady_clock::now();
+  }
+}
+
+asio::awaitable<void> Session::write_loop() {
+  Bytes batch;
+  for (;;) {
+    while (outbox_.empty() && !closed_) co_await outbox_ready_.wait();
+    if (closed_) co_return;
+    batch.clear();
+    if (outbox_.size() <= kMaxWriteBatch) {
+      batch.swap(outbox_);
+    } else {
+      batch.assign(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
+      outbox_.erase(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
+    }
+    if (writes_done_ < options_.padded_writes) {
+      ++writes_done_;
+      std::uint32_t pad = options_.random_below(256);
+      Bytes zeros(pad, 0);
+      encode_frame(FrameType::padding, 0, 0, zeros, batch);
+    }
+    outbox_drained_.notify();
+    if (auto ec = co_await transport_->write_all(asio::buffer(batch))) {
+      close(ec);
+      co_return;
+    }
+    counters_.bytes_out += batch.size();
+  }
+}
+
+asio::awaitable<void> Session::keepalive_loop() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto tick = std::chrono::milliseconds(1000);
+  if (options_.keepalive_interval.count() > 0) tick = std::min(tick, options_.keepalive_interval / 2);
+  auto last_ping = std::chrono::steady_clock::time_point{};
+  for (;;) {
+    timer.expires_after(tick);
+    co_await timer.async_wait(use_tuple);
+    if (closed_) co_return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_received_ > options_.dead_after) {
+      close(make_error_code(Errc::timed_out));
+      co_return;
+    }
+    if (streams_.empty() && now - last_stream_activity_ > options_.idle_close) {
+      close(make_error_code(Errc::timed_out));
+      co_return;
+    }
+    if (options_.keepalive_interval.count() > 0 && now - last_received_ >= options_.keepalive_interval &&
+        now - last_ping >= options_.keepalive_interval) {
+      last_ping = now;
+      std::uint8_t nonce[8];
+      crypto::random_bytes(nonce);
+      enqueue(FrameType::ping, 0, 0, nonce);
+    }
+  }
+}
+
+}  // namespace culvert::mux

@@ -1,0 +1,138 @@
+// Mux session: many streams over one ByteStream (a TLS tunnel). Runs two coroutines per tunnel,
+// a reader that dispatches frames and a writer that drains one shared outbox, so small frames of
+// many streams coalesce into few TLS records.
+//
+// Threading: a Session and its streams live on one single-threaded executor.
+// Ownership: Session is held by shared_ptr (the tunnel owner and every open stream share it);
+// Stream is the ByteStream an application reads and writes, owned by its user.
+// Flow control: every stream has a receive window (protocol constant kInitialWindow, grown by
+// WINDOW frames); a sender never has more unacknowledged data in flight than the peer's window,
+// so one stalled stream holds at most its window and never blocks the others. The shared outbox
+// is bounded too (kMaxOutbox): writers wait when the tunnel itself is slower than they are.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "core/byte_stream.h"
+#include "core/destination.h"
+#include "core/signal.h"
+#include "mux/frame.h"
+
+namespace culvert::mux {
+
+inline constexpr std::uint32_t kInitialWindow = 256 * 1024;
+inline constexpr std::size_t kMaxOutbox = 512 * 1024;
+
+struct SessionOptions {
+  bool is_client = true;
+  std::uint32_t receive_window = 2 * 1024 * 1024;  // per stream, grown from kInitialWindow
+  std::size_t max_streams = 4096;
+  // Ping when nothing arrived for this long; 0 disables pings (the server only answers them).
+  std::chrono::milliseconds keepalive_interval{15000};
+  // Close the tunnel when nothing at all arrived for this long (a dead or black-holed peer).
+  std::chrono::milliseconds dead_after{45000};
+  // Close the tunnel after this long with no open stream.
+  std::chrono::milliseconds idle_close{300000};
+  // The first this-many writes of the tunnel carry a padding frame of random length (0-255 bytes)
+  // so that the sizes of the first records do not reveal the inner protocol.
+  int padded_writes = 8;
+  std::function<std::uint32_t(std::uint32_t)> random_below;  // injected for deterministic tests
+};
+
+struct StreamState;
+class Session;
+
+class Stream final : public ByteStream {
+ public:
+  Stream(std::shared_ptr<Session> session, std::shared_ptr<StreamState> state);
+  ~Stream() override;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
+  asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override;
+  asio::awaitable<void> shutdown_send() override;
+  // Resets the stream (peer sees RST) unless both directions already ended.
+  void close() override;
+  // Resets with a reason the peer can report (e.g. dial_failed).
+  void reset(ResetReason reason);
+
+  std::uint32_t id() const;
+
+ private:
+  std::shared_ptr<Session> session_;
+  std::shared_ptr<StreamState> state_;
+};
+
+struct SessionCounters {
+  std::uint64_t bytes_in = 0;   // transport bytes read
+  std::uint64_t bytes_out = 0;  // transport bytes written
+  std::uint64_t streams_opened = 0;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using AcceptHandler = std::function<void(std::unique_ptr<Stream>, Destination)>;
+
+  static std::shared_ptr<Session> create(const asio::any_io_executor& executor, ByteStreamPtr transport,
+                                         SessionOptions options);
+  ~Session();
+
+  // Bytes written before any frame (the client's authentication preamble).
+  void prefix_output(ByteSpan bytes);
+  // Bytes already read from the transport that belong to the mux (the server's first record).
+  void feed_input(ByteSpan bytes);
+  // Server side: called for each stream the peer opens.
+  void set_accept_handler(AcceptHandler handler) { on_accept_ = std::move(handler); }
+  // Called once when the session ends.
+  void set_closed_handler(std::function<void(std::error_code)> handler) { on_closed_ = std::move(handler); }
+
+  // Runs the reader, writer and keepalive until the session ends. Spawn it once.
+  asio::awaitable<void> run();
+
+  // Client side: opens a stream to `destination`; `first_data` rides in the OPEN frame.
+  // Fails when the session is closed or at its stream limit.
+  Result<std::unique_ptr<Stream>> open(const Destination& destination, ByteSpan first_data);
+
+  void close(std::error_code reason);
+  bool is_open() const { return !closed_; }
+  std::size_t stream_count() const { return streams_.size(); }
+  const SessionCounters& counters() const { return counters_; }
+
+ private:
+  friend class Stream;
+  Session(const asio::any_io_executor& executor, ByteStreamPtr transport, SessionOptions options);
+
+  asio::awaitable<void> read_loop();
+  asio::awaitable<void> write_loop();
+  asio::awaitable<void> keepalive_loop();
+  std::error_code handle_frame(const Frame& frame);
+  std::shared_ptr<StreamState> new_stream(std::uint32_t id);
+  void remove_stream_if_done(StreamState& s);
+  void enqueue(FrameType type, std::uint8_t flags, std::uint32_t stream_id, ByteSpan payload);
+  void on_consumed(StreamState& s, std::size_t n);
+
+  asio::any_io_executor executor_;
+  ByteStreamPtr transport_;
+  SessionOptions options_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<StreamState>> streams_;
+  std::uint32_t next_stream_id_;
+  std::uint32_t highest_peer_stream_ = 0;
+  Bytes input_;
+  Bytes outbox_;
+  Signal outbox_ready_;
+  Signal outbox_drained_;
+  bool closed_ = false;
+  bool peer_goaway_ = false;
+  int writes_done_ = 0;
+  std::chrono::steady_clock::time_point last_received_;
+  std::chrono::steady_clock::time_point last_stream_activity_;
+  AcceptHandler on_accept_;
+  std::function<void(std::error_code)> on_closed_;
+  SessionCounters counters_;
+};
+
+}  // namespace culvert::mux
