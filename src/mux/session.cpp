@@ -381,13 +381,15 @@ asio::awaitable<void> Session::write_loop() {
     while (outbox_.empty() && !closed_) co_await outbox_ready_.wait();
     if (closed_) co_return;
     batch.clear();
-    if (outbox_.size() <= kMaxWriteBatch) {
+    bool whole_frames = outbox_.size() <= kMaxWriteBatch;
+    if (whole_frames) {
       batch.swap(outbox_);
     } else {
+      // A large outbox is written in slices; a slice may end inside a frame, so no padding here.
       batch.assign(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
       outbox_.erase(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
     }
-    if (writes_done_ < options_.padded_writes) {
+    if (whole_frames && writes_done_ < options_.padded_writes) {
       ++writes_done_;
       std::uint32_t pad = options_.random_below(256);
       Bytes zeros(pad, 0);

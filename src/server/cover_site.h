@@ -7,21 +7,10 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <chrono>
-#include <string>
 
-#include "core/bytes.h"
+#include "server/cover_http.h"
 
 namespace culvert {
-
-struct CoverResponse {
-  std::string bytes;
-  bool keep_alive = false;
-  std::size_t consumed = 0;  // request bytes used (head + body)
-};
-
-// Pure: answers the request at the front of `input`, or returns std::nullopt if the head is not
-// complete yet (and not over the size limit).
-std::optional<CoverResponse> cover_respond(ByteSpan input);
 
 struct CoverTimeouts {
   std::chrono::milliseconds header{60000};     // nginx client_header_timeout

@@ -4,8 +4,6 @@
 #include <charconv>
 #include <strings.h>
 
-#include "core/tcp_stream.h"
-
 namespace culvert::http {
 namespace {
 

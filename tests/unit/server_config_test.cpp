@@ -1,0 +1,68 @@
+#include "config/server_config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace culvert {
+namespace {
+
+class ServerConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("culvert-config-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& text) { std::ofstream(dir_ / "config.toml") << text; }
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_F(ServerConfigTest, RenderedDefaultsLoadBack) {
+  ServerConfig c;
+  c.public_host = "198.51.100.2";
+  c.cover.mode = CoverConfig::Mode::upstream;
+  c.cover.upstream = "127.0.0.1:8080";
+  write(render_server_config(c));
+  std::string message;
+  auto loaded = load_server_config(dir_.string(), message);
+  ASSERT_TRUE(loaded) << message;
+  EXPECT_EQ(loaded->public_host, "198.51.100.2");
+  EXPECT_EQ(loaded->cover.mode, CoverConfig::Mode::upstream);
+  EXPECT_EQ(loaded->cover.alpn, std::vector<std::string>{"http/1.1"});
+  EXPECT_EQ(loaded->path("users.db"), dir_.string() + "/users.db");
+}
+
+TEST_F(ServerConfigTest, ReportsSyntaxErrorsWithALine) {
+  write("listen = \"0.0.0.0:443\"\npublic_host = \n");
+  std::string message;
+  EXPECT_FALSE(load_server_config(dir_.string(), message));
+  EXPECT_NE(message.find("line 2"), std::string::npos) << message;
+}
+
+TEST_F(ServerConfigTest, RejectsInvalidValues) {
+  for (const char* text : {"public_host = \"a\"\nlisten = \"nope\"\n", "listen = \"0.0.0.0:443\"\n",
+                           "public_host = \"a\"\ntransport = \"carrier-pigeon\"\n",
+                           "public_host = \"a\"\n[cover]\nmode = \"mirror\"\n",
+                           "public_host = \"a\"\n[cover]\nmode = \"upstream\"\n",
+                           "public_host = \"a\"\nhandshake_timeout_ms = -5\n", "public_host = \"a\"\nlog_level = \"loud\"\n"}) {
+    write(text);
+    std::string message;
+    EXPECT_FALSE(load_server_config(dir_.string(), message)) << text;
+    EXPECT_FALSE(message.empty()) << text;
+  }
+}
+
+TEST_F(ServerConfigTest, MissingFileIsAnError) {
+  std::string message;
+  EXPECT_FALSE(load_server_config((dir_ / "nowhere").string(), message));
+  EXPECT_FALSE(message.empty());
+}
+
+}  // namespace culvert

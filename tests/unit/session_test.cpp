@@ -1,0 +1,239 @@
+#include "mux/session.h"
+
+#include <gtest/gtest.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "core/await.h"
+#include "fakes/memory_pipe.h"
+
+namespace culvert::mux {
+namespace {
+
+// A client and a server session joined by an in-memory pipe; the server echoes or holds streams.
+struct Pair {
+  asio::io_context io;
+  std::shared_ptr<Session> client;
+  std::shared_ptr<Session> server;
+  std::vector<std::pair<std::unique_ptr<Stream>, Destination>> accepted;
+
+  explicit Pair(std::uint32_t window = 2 * 1024 * 1024) {
+    auto [a, b] = fakes::make_pipe(io.get_executor());
+    SessionOptions c;
+    c.is_client = true;
+    c.receive_window = window;
+    c.random_below = [](std::uint32_t) { return 0u; };
+    SessionOptions s = c;
+    s.is_client = false;
+    client = Session::create(io.get_executor(), std::move(a), c);
+    server = Session::create(io.get_executor(), std::move(b), s);
+    server->set_accept_handler([this](std::unique_ptr<Stream> st, Destination d) {
+      accepted.emplace_back(std::move(st), std::move(d));
+    });
+    asio::co_spawn(io, client->run(), asio::detached);
+    asio::co_spawn(io, server->run(), asio::detached);
+  }
+
+  // Runs until `done` or the (generous) deadline; returns whether `done` became true.
+  bool run_until(const std::function<bool()>& done, std::chrono::seconds limit = std::chrono::seconds(10)) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < end) {
+      io.run_for(std::chrono::milliseconds(5));
+      io.restart();
+    }
+    return done();
+  }
+};
+
+asio::awaitable<void> read_all(ByteStream& s, Bytes& out, bool& finished) {
+  std::uint8_t buf[4096];
+  for (;;) {
+    auto [ec, n] = co_await s.read_some(asio::buffer(buf));
+    out.insert(out.end(), buf, buf + n);
+    if (ec) break;
+  }
+  finished = true;
+}
+
+asio::awaitable<void> write_then_fin(ByteStream& s, Bytes data, bool& finished) {
+  co_await s.write_all(asio::buffer(data));
+  co_await s.shutdown_send();
+  finished = true;
+}
+
+Bytes pattern(std::size_t n) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(i * 31 + 7);
+  return b;
+}
+
+}  // namespace
+
+TEST(MuxSession, OpenCarriesDestinationAndFirstDataToTheServer) {
+  Pair p;
+  auto d = make_destination("example.com", 443).value();
+  auto stream = p.client->open(d, as_bytes("hello"));
+  ASSERT_TRUE(stream);
+  ASSERT_TRUE(p.run_until([&] { return !p.accepted.empty(); }));
+  EXPECT_EQ(p.accepted[0].second, d);
+  Bytes got;
+  bool done = false;
+  asio::co_spawn(p.io, read_all(*p.accepted[0].first, got, done), asio::detached);
+  bool wrote = false;
+  asio::co_spawn(p.io, write_then_fin(**stream, Bytes{'!'}, wrote), asio::detached);
+  ASSERT_TRUE(p.run_until([&] { return done; }));
+  EXPECT_EQ(as_chars(got), "hello!");
+}
+
+TEST(MuxSession, TransfersMoreThanTheWindowBothWaysWithHalfClose) {
+  Pair p(64 * 1024);
+  auto stream = p.client->open(make_destination("a", 1).value(), {}).value();
+  ASSERT_TRUE(p.run_until([&] { return !p.accepted.empty(); }));
+  auto& server_end = *p.accepted[0].first;
+  Bytes up = pattern(3 * 1024 * 1024), down = pattern(2 * 1024 * 1024 + 17);
+  Bytes got_up, got_down;
+  bool up_read = false, down_read = false, w1 = false, w2 = false;
+  asio::co_spawn(p.io, write_then_fin(*stream, up, w1), asio::detached);
+  asio::co_spawn(p.io, read_all(server_end, got_up, up_read), asio::detached);
+  asio::co_spawn(p.io, write_then_fin(server_end, down, w2), asio::detached);
+  asio::co_spawn(p.io, read_all(*stream, got_down, down_read), asio::detached);
+  std::error_code client_closed;
+  p.client->set_closed_handler([&](std::error_code ec) { client_closed = ec; });
+  std::error_code server_closed;
+  p.server->set_closed_handler([&](std::error_code ec) { server_closed = ec; });
+  ASSERT_TRUE(p.run_until([&] { return up_read && down_read; }));
+  EXPECT_FALSE(client_closed) << client_closed.message();
+  EXPECT_FALSE(server_closed) << server_closed.message();
+  EXPECT_EQ(got_up, up);
+  EXPECT_EQ(got_down, down);
+  // Both directions ended cleanly, so the stream is gone from both sessions.
+  ASSERT_TRUE(p.run_until([&] { return p.client->stream_count() == 0 && p.server->stream_count() == 0; }));
+}
+
+TEST(MuxSession, StalledStreamDoesNotBlockAnother) {
+  Pair p(128 * 1024);
+  auto stalled = p.client->open(make_destination("stalled", 1).value(), {}).value();
+  auto moving = p.client->open(make_destination("moving", 1).value(), {}).value();
+  ASSERT_TRUE(p.run_until([&] { return p.accepted.size() == 2; }));
+  // The server pushes 4 MiB into the stream nobody reads, and 1 MiB into the other.
+  bool w1 = false, w2 = false, read_done = false;
+  Bytes got;
+  asio::co_spawn(p.io, write_then_fin(*p.accepted[0].first, pattern(4 * 1024 * 1024), w1), asio::detached);
+  asio::co_spawn(p.io, write_then_fin(*p.accepted[1].first, pattern(1024 * 1024), w2), asio::detached);
+  asio::co_spawn(p.io, read_all(*moving, got, read_done), asio::detached);
+  ASSERT_TRUE(p.run_until([&] { return read_done; }));
+  EXPECT_EQ(got, pattern(1024 * 1024));
+  // The stalled writer is held back by the window, not buffered without bound.
+  EXPECT_FALSE(w1);
+}
+
+TEST(MuxSession, ResetReachesThePeer) {
+  Pair p;
+  auto stream = p.client->open(make_destination("a", 1).value(), {}).value();
+  ASSERT_TRUE(p.run_until([&] { return !p.accepted.empty(); }));
+  p.accepted[0].first->reset(ResetReason::dial_failed);
+  Bytes got;
+  bool done = false;
+  asio::co_spawn(p.io, read_all(*stream, got, done), asio::detached);
+  ASSERT_TRUE(p.run_until([&] { return done; }));
+  EXPECT_TRUE(got.empty());
+  EXPECT_TRUE(p.client->is_open());
+}
+
+TEST(MuxSession, CorruptFrameClosesThatTunnelOnly) {
+  asio::io_context io;
+  auto [a, b] = fakes::make_pipe(io.get_executor());
+  auto* raw = a.get();
+  SessionOptions s;
+  s.is_client = false;
+  auto server = Session::create(io.get_executor(), std::move(b), s);
+  asio::co_spawn(io, server->run(), asio::detached);
+  Bytes garbage{0x42, 0, 0, 0, 0, 0, 0, 0};
+  bool closed = false;
+  server->set_closed_handler([&](std::error_code) { closed = true; });
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(garbage)); }, asio::detached);
+  io.run_for(std::chrono::seconds(2));
+  EXPECT_TRUE(closed);
+  EXPECT_FALSE(server->is_open());
+}
+
+TEST(MuxSession, PeerExceedingTheWindowIsAProtocolError) {
+  asio::io_context io;
+  auto [a, b] = fakes::make_pipe(io.get_executor());
+  auto* raw = a.get();
+  SessionOptions s;
+  s.is_client = false;
+  s.receive_window = kInitialWindow;
+  auto server = Session::create(io.get_executor(), std::move(b), s);
+  std::error_code reason;
+  server->set_closed_handler([&](std::error_code ec) { reason = ec; });
+  std::vector<std::unique_ptr<Stream>> held;
+  server->set_accept_handler([&](std::unique_ptr<Stream> st, Destination) { held.push_back(std::move(st)); });
+  asio::co_spawn(io, server->run(), asio::detached);
+  Bytes wire, open_payload;
+  encode_open_payload(make_destination("a", 1).value(), {}, open_payload);
+  encode_frame(FrameType::open, 0, 1, open_payload, wire);
+  for (std::uint32_t sent = 0; sent <= kInitialWindow; sent += kMaxPayload)
+    encode_frame(FrameType::data, 0, 1, Bytes(kMaxPayload, 0), wire);
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
+  io.run_for(std::chrono::seconds(2));
+  EXPECT_EQ(reason, Errc::window_exceeded);
+}
+
+TEST(MuxSession, ServerRefusesStreamIdsOutOfOrder) {
+  asio::io_context io;
+  auto [a, b] = fakes::make_pipe(io.get_executor());
+  auto* raw = a.get();
+  SessionOptions s;
+  s.is_client = false;
+  auto server = Session::create(io.get_executor(), std::move(b), s);
+  std::error_code reason;
+  server->set_closed_handler([&](std::error_code ec) { reason = ec; });
+  std::vector<std::unique_ptr<Stream>> held;
+  server->set_accept_handler([&](std::unique_ptr<Stream> st, Destination) { held.push_back(std::move(st)); });
+  asio::co_spawn(io, server->run(), asio::detached);
+  Bytes wire, open_payload;
+  encode_open_payload(make_destination("a", 1).value(), {}, open_payload);
+  encode_frame(FrameType::open, 0, 5, open_payload, wire);
+  encode_frame(FrameType::open, 0, 3, open_payload, wire);
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
+  io.run_for(std::chrono::seconds(2));
+  EXPECT_EQ(held.size(), 1u);
+  EXPECT_EQ(reason, Errc::protocol_violation);
+}
+
+TEST(MuxSession, AnswersPing) {
+  asio::io_context io;
+  auto [a, b] = fakes::make_pipe(io.get_executor());
+  auto* raw = a.get();
+  SessionOptions s;
+  s.is_client = false;
+  s.padded_writes = 0;
+  auto server = Session::create(io.get_executor(), std::move(b), s);
+  asio::co_spawn(io, server->run(), asio::detached);
+  Bytes ping;
+  encode_frame(FrameType::ping, 0, 0, Bytes{1, 2, 3, 4, 5, 6, 7, 8}, ping);
+  Bytes reply(16);
+  std::size_t got = 0;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await raw->write_all(asio::buffer(ping));
+    while (got < 16) {
+      auto [ec, n] = co_await raw->read_some(asio::buffer(reply.data() + got, 16 - got));
+      if (ec) co_return;
+      got += n;
+    }
+  }, asio::detached);
+  io.run_for(std::chrono::seconds(1));
+  ASSERT_EQ(got, 16u);
+  std::size_t used;
+  auto f = decode_frame(reply, used);
+  ASSERT_TRUE(f && *f);
+  EXPECT_EQ((*f)->type, FrameType::ping);
+  EXPECT_EQ((*f)->flags, kFlagAck);
+  EXPECT_EQ(Bytes((*f)->payload.begin(), (*f)->payload.end()), (Bytes{1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
+}  // namespace culvert::mux
