@@ -75,6 +75,11 @@ std::optional<CoverResponse> cover_respond(ByteSpan input) {
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
   if (version != "HTTP/1.1" && version != "HTTP/1.0") return bad(400, "Bad Request");
+  // nginx accepts only A-Z, '_' and '-' in a method, and no control bytes in the target.
+  for (char c : method)
+    if (!(c >= 'A' && c <= 'Z') && c != '_' && c != '-') return bad(400, "Bad Request");
+  for (unsigned char c : target)
+    if (c <= 0x20 || c == 0x7f) return bad(400, "Bad Request");
   if (target.empty() || target.front() != '/') return bad(400, "Bad Request");
 
   bool keep_alive = version == "HTTP/1.1";

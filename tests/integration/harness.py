@@ -1,0 +1,189 @@
+"""Helpers for end-to-end tests: real culvert processes, a local origin, a SOCKS5 client.
+
+Everything runs on loopback. Processes are started by the tests and stopped by PID.
+"""
+import hashlib
+import http.server
+import os
+import random
+import select
+import signal
+import socket
+import socketserver
+import struct
+import subprocess
+import threading
+import time
+
+CULVERT = os.environ.get("CULVERT_BIN", "culvert")
+MIB = 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_patterns = {}
+
+
+def pattern(n):
+    """Deterministic pseudo-random bytes of length n (cached)."""
+    if n not in _patterns:
+        _patterns[n] = random.Random(n).randbytes(n)
+    return _patterns[n]
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class Process:
+    """A culvert process whose stdout announces 'listening on HOST:PORT'."""
+
+    def __init__(self, args, log_path):
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen([CULVERT] + args, stdout=subprocess.PIPE, stderr=self.log)
+        self.port = None
+        deadline = time.monotonic() + 30
+        line = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if ready:
+                line = self.proc.stdout.readline()
+                if line.startswith(b"listening on "):
+                    self.port = int(line.strip().rsplit(b":", 1)[1])
+                    return
+                if not line:
+                    break
+            if self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"culvert {' '.join(args)} did not start (see {log_path}); last line {line!r}")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._close_files()
+
+    def _close_files(self):
+        if not self.proc.stdout.closed:
+            self.proc.stdout.close()
+        if not self.log.closed:
+            self.log.close()
+
+    def stop(self):
+        """SIGTERM, then wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._close_files()
+        return self.proc.returncode
+
+
+def run(args, timeout=30):
+    return subprocess.run([CULVERT] + args, capture_output=True, text=True, timeout=timeout)
+
+
+class OriginHandler(http.server.BaseHTTPRequestHandler):
+    """GET /bytes/N: N pattern bytes. PUT /upload: answers the body's SHA-256."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if not self.path.startswith("/bytes/"):
+            self.send_error(404)
+            return
+        n = int(self.path[len("/bytes/"):])
+        body = pattern(n)
+        self.send_response(200)
+        self.send_header("Content-Length", str(n))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        view = memoryview(body)
+        try:
+            for off in range(0, n, MIB):
+                self.wfile.write(view[off:off + MIB])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_PUT(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        h = hashlib.sha256()
+        left = length
+        while left > 0:
+            chunk = self.rfile.read(min(left, MIB))
+            if not chunk:
+                break
+            h.update(chunk)
+            left -= len(chunk)
+        answer = h.hexdigest().encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+class Origin:
+    def __init__(self):
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 256
+
+        self.server = Server(("127.0.0.1", 0), OriginHandler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed after %d of %d bytes" % (len(data), n))
+        data += chunk
+    return data
+
+
+def socks5_connect(proxy_port, host, port, timeout=30):
+    """Opens a SOCKS5 CONNECT (domain address type) through the client; returns the socket."""
+    s = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
+    s.sendall(b"\x05\x01\x00")
+    assert recv_exact(s, 2) == b"\x05\x00"
+    name = host.encode()
+    s.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack(">H", port))
+    reply = recv_exact(s, 10)
+    if reply[1] != 0:
+        s.close()
+        raise ConnectionError("SOCKS5 reply %d" % reply[1])
+    return s
+
+
+def http_get_body(sock, path, host="localhost"):
+    """HTTP/1.0 GET over an open socket; returns the body (read to end of stream)."""
+    sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n")[0]:
+        raise ConnectionError("bad response head %r" % head[:80])
+    return body
