@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "core/tcp_stream.h"
@@ -14,14 +15,27 @@ std::string ServerConfig::path(const std::string& relative) const {
 }
 
 Result<ServerConfig> load_server_config(const std::string& data_dir, std::string& message) {
+  std::string source = data_dir + "/config.toml";
+  std::ifstream in(source, std::ios::binary);
+  if (!in) {
+    message = "cannot read " + source + " (run `culvert server init --dir " + data_dir + "` first?)";
+    return fail(Errc::bad_config);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_server_config(text.str(), data_dir, source, message);
+}
+
+Result<ServerConfig> parse_server_config(std::string_view text, const std::string& data_dir, const std::string& source,
+                                         std::string& message) {
   ServerConfig c;
   c.data_dir = data_dir;
   toml::table t;
   try {
-    t = toml::parse_file(data_dir + "/config.toml");
+    t = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
-    os << data_dir << "/config.toml: " << e.description() << " at line " << e.source().begin.line;
+    os << source << ": " << e.description() << " at line " << e.source().begin.line;
     message = os.str();
     return fail(Errc::bad_config);
   }

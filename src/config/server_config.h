@@ -43,6 +43,9 @@ struct ServerConfig {
 
 // Reads and validates DIR/config.toml. Errors carry a message for the operator in `message`.
 Result<ServerConfig> load_server_config(const std::string& data_dir, std::string& message);
+// The same from text already read (`source` names it in messages).
+Result<ServerConfig> parse_server_config(std::string_view text, const std::string& data_dir, const std::string& source,
+                                         std::string& message);
 std::string render_server_config(const ServerConfig& config);
 
 }  // namespace culvert

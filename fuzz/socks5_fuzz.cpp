@@ -1,0 +1,11 @@
+// Fuzzes the SOCKS5 codec: greeting, request and the error-reply choice.
+#include "inbound/socks5/codec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  culvert::ByteSpan in(data, size);
+  if (auto g = culvert::socks5::parse_greeting(in); g && g->size > size) __builtin_trap();
+  auto r = culvert::socks5::parse_request(in);
+  if (r && r->size > size) __builtin_trap();
+  (void)culvert::socks5::reply_for_error(in);
+  return 0;
+}
