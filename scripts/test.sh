@@ -18,8 +18,8 @@ suite() {
   local name=$1 dir=$2
   shift 2
   echo "=== $name ($dir)"
-  if ! cmake -S . -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1; then
-    cat "$dir.configure.log"
+  if ! cmake -S . -B "$dir" -G Ninja "$@" >"$dir/configure.log" 2>&1; then
+    cat "$dir/configure.log"
     echo "$name: configure failed"
     total_failed=$((total_failed + 1))
     return
@@ -44,8 +44,8 @@ suite() {
 }
 
 mkdir -p build build-asan build-fuzz
-suite "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCULVERT_SANITIZE=ON -DCULVERT_BENCH=OFF
+suite "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCULVERT_TESTS=ON -DCULVERT_SANITIZE=OFF -DCULVERT_FUZZ=OFF
+suite "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCULVERT_SANITIZE=ON -DCULVERT_TESTS=ON -DCULVERT_FUZZ=OFF -DCULVERT_BENCH=OFF
 CC=clang CXX=clang++ suite "fuzz" build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCULVERT_FUZZ=ON \
   -DCULVERT_FUZZ_SECONDS="$fuzz_seconds"
 

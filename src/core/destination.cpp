@@ -79,8 +79,9 @@ Result<Destination> decode_destination(Reader& in) {
       if (*len == 0) return fail(Errc::malformed);
       auto name = in.take(*len);
       if (!name) return fail(Errc::truncated);
+      // Some applications send an IP literal as a name; it is then treated as the address it is.
       auto made = make_destination(as_chars(*name), 0);
-      if (!made || made->kind != Destination::Kind::domain) return fail(Errc::malformed);
+      if (!made) return fail(Errc::malformed);
       d = *made;
       break;
     }

@@ -11,7 +11,8 @@
 namespace culvert {
 namespace {
 
-constexpr std::size_t kChunk = 64 * 1024;
+// One mux frame's payload: a larger buffer costs memory per idle stream and gains little.
+constexpr std::size_t kChunk = 16 * 1024;
 
 asio::awaitable<void> idle_watch(std::chrono::steady_clock::time_point& last_activity,
                                  std::chrono::steady_clock::duration idle) {

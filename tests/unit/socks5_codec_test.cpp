@@ -52,6 +52,14 @@ TEST(Socks5Request, ParsesIpv4AndIpv6) {
   EXPECT_EQ(v6->destination.port, 22);
 }
 
+TEST(Socks5Request, IpLiteralSentAsANameBecomesAnAddress) {
+  Bytes in{5, 1, 0, 3, 9, '1', '2', '7', '.', '0', '.', '0', '.', '1', 0, 80};
+  auto r = parse_request(in);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->destination.kind, Destination::Kind::ipv4);
+  EXPECT_EQ(r->destination.host, "127.0.0.1");
+}
+
 TEST(Socks5Request, TruncatedAtEveryLength) {
   Bytes full{5, 1, 0, 1, 10, 0, 0, 1, 0, 80};
   for (std::size_t n = 0; n < full.size(); ++n) {

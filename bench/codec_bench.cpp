@@ -1,0 +1,53 @@
+// Micro-benchmarks of the per-byte and per-connection work: frame codec, preamble HMAC,
+// request parsers. Run: build/bench/culvert_bench
+#include <benchmark/benchmark.h>
+
+#include "inbound/http/codec.h"
+#include "inbound/socks5/codec.h"
+#include "mux/frame.h"
+#include "transport/tls/auth.h"
+
+namespace culvert {
+
+static void BM_FrameEncodeDecode16K(benchmark::State& state) {
+  Bytes payload(mux::kMaxPayload, 0x5a);
+  Bytes wire;
+  for (auto _ : state) {
+    wire.clear();
+    mux::encode_frame(mux::FrameType::data, 0, 1, payload, wire);
+    std::size_t used = 0;
+    auto f = mux::decode_frame(wire, used);
+    benchmark::DoNotOptimize(f);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * mux::kMaxPayload);
+}
+BENCHMARK(BM_FrameEncodeDecode16K);
+
+static void BM_PreambleMakeAndVerify(benchmark::State& state) {
+  UserCredential c;
+  c.key_id.fill(1);
+  c.secret.fill(2);
+  tls::Exporter exporter{};
+  for (auto _ : state) {
+    auto bytes = tls::make_preamble(c, exporter, 1);
+    auto p = tls::parse_preamble(bytes);
+    benchmark::DoNotOptimize(tls::verify_preamble(*p, c.secret, exporter));
+  }
+}
+BENCHMARK(BM_PreambleMakeAndVerify);
+
+static void BM_Socks5Request(benchmark::State& state) {
+  Bytes in{5, 1, 0, 3, 11, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c', 'o', 'm', 1, 187};
+  for (auto _ : state) benchmark::DoNotOptimize(socks5::parse_request(in));
+}
+BENCHMARK(BM_Socks5Request);
+
+static void BM_HttpProxyRequest(benchmark::State& state) {
+  std::string req =
+      "GET http://example.com/index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/7.88.1\r\n"
+      "Accept: */*\r\nProxy-Connection: Keep-Alive\r\n\r\n";
+  for (auto _ : state) benchmark::DoNotOptimize(http::parse_proxy_request(as_bytes(req)));
+}
+BENCHMARK(BM_HttpProxyRequest);
+
+}  // namespace culvert

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One command for a fresh Debian 12 server: install packages, build, initialise a data directory
+# with embedded defaults (config, users, keys, certificate, cover site) on first run, print the
+# first user's share link and QR code, and run the server in the foreground.
+#
+#   scripts/quickstart.sh [--dir DIR] [any `culvert server init` option, e.g. --public-host NAME]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=./data
+init_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) dir=$2; shift 2 ;;
+    *) init_args+=("$1"); shift ;;
+  esac
+done
+
+./scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target culvert -j "$(nproc)"
+
+if [ ! -f "$dir/config.toml" ]; then
+  ./build/culvert server init --dir "$dir" "${init_args[@]}"
+else
+  echo "Using the existing server in $dir. Share link for user \"default\":"
+  ./build/culvert user link default --dir "$dir" --qr
+fi
+echo "Starting the server (Ctrl-C stops it)."
+exec ./build/culvert server run --dir "$dir"
