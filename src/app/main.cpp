@@ -1,12 +1,15 @@
 // culvert: one binary, subcommands for the server, its users and the client.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 
 #include "app/commands.h"
 
 int main(int argc, char** argv) {
   using namespace culvert::app;
+  // OpenSSL writes to sockets with write(2): a peer that went away must be an error, not SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Culvert: a private, probe-resistant way out to the open internet"};
   app.set_version_flag("--version", std::string("culvert ") + CULVERT_VERSION);
   app.require_subcommand(1);

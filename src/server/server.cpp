@@ -200,11 +200,12 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
   });
   tunnels_.insert(session);
   auto started = std::chrono::steady_clock::now();
-  spdlog::info("tunnel opened user={} tunnels={}", user.name, tunnels_.size());
+  spdlog::debug("tunnel opened user={} tunnels={}", user.name, tunnels_.size());
   co_await session->run();
   tunnels_.erase(session);
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
   const auto& c = session->counters();
+  // The one info line per tunnel: who, how much, how long; never where to or from where.
   spdlog::info("tunnel closed user={} streams={} bytes_in={} bytes_out={} seconds={}", user.name, c.streams_opened,
                c.bytes_in, c.bytes_out, seconds);
 }

@@ -174,6 +174,20 @@ class EndToEnd(unittest.TestCase):
         finally:
             bad.stop()
 
+    def test_wrong_pin_is_refused_by_the_client(self):
+        link = self.server.link
+        start = link.index("pin=") + 4
+        forged = link[:start] + ("A" if link[start] != "A" else "B") + link[start + 1:]
+        log = os.path.join(self.tmp, "pin.log")
+        bad = Process(["client", forged, "--listen", "127.0.0.1:0"], log)
+        try:
+            r = curl("-x", f"socks5h://127.0.0.1:{bad.port}", self.url(100), timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+        finally:
+            bad.stop()
+        with open(log) as f:
+            self.assertIn("does not match the pinned key", f.read())
+
     def test_revoked_user_loses_access_without_restart(self):
         added = run(["user", "add", "revoke-me", "--dir", self.server.dir])
         self.assertEqual(added.returncode, 0, added.stderr)
@@ -196,9 +210,18 @@ class EndToEnd(unittest.TestCase):
             c.stop()
 
     def test_logs_hold_no_destinations_or_secrets_at_info(self):
-        self.fetch(["-x", self.socks], 10)
+        c = Process(["client", self.server.link, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "logs.log"))
+        try:
+            r = curl("-x", f"socks5h://127.0.0.1:{c.port}", self.url(10))
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            c.stop()
+        # The tunnel's one info line is written when it closes (the client just went away).
+        deadline = time.monotonic() + 10
+        while "tunnel closed user=default" not in self.server.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
         text = self.server.log_text()
-        self.assertIn("tunnel opened user=default", text)
+        self.assertIn("tunnel closed user=default streams=1", text)
         self.assertNotIn("localhost", text)
         self.assertNotIn(str(self.origin.port), text)
         self.assertNotIn(self.server.link.split("@")[0][len("culvert://"):], text)
