@@ -296,6 +296,119 @@ class Probes(unittest.TestCase):
         self.assertEqual(self.reaction(self.server.port, b"", 2), (b"", False))
 
 
+class UpstreamCover(unittest.TestCase):
+    """The cover is a real nginx: through Culvert, a prober gets nginx's own answers and timing."""
+
+    HEADER_TIMEOUT = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="culvert-nginx-")
+        www = os.path.join(cls.tmp, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("<!DOCTYPE html><title>Upstream</title><p>served by the upstream web server</p>\n")
+        cls.nginx_port = free_port()
+        conf = os.path.join(cls.tmp, "nginx.conf")
+        t = cls.tmp
+        user = "user root;" if os.geteuid() == 0 else ""
+        with open(conf, "w") as f:
+            f.write(f"""{user}
+worker_processes 1;
+daemon off;
+pid {t}/nginx.pid;
+error_log {t}/error.log;
+events {{ worker_connections 128; }}
+http {{
+  access_log off;
+  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/fcgi;
+  uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
+  client_header_timeout {cls.HEADER_TIMEOUT}s;
+  keepalive_timeout {cls.HEADER_TIMEOUT}s;
+  server {{ listen 127.0.0.1:{cls.nginx_port}; root {www}; }}
+}}
+""")
+        cls.nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf, "-p", cls.tmp],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", cls.nginx_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        cls.port = free_port()
+        d = os.path.join(cls.tmp, "server")
+        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{cls.port}", "--public-host", "127.0.0.1",
+                    "--cover-upstream", f"127.0.0.1:{cls.nginx_port}", "--no-qr"])
+        assert init.returncode == 0, init.stderr
+        cls.server = Process(["server", "run", "--dir", d], os.path.join(cls.tmp, "server.log"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.nginx.terminate()
+        cls.nginx.wait(10)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @staticmethod
+    def tls_context():
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    @staticmethod
+    def read_all(sock):
+        data = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLError):
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    @staticmethod
+    def without_date(response):
+        return b"\r\n".join(line for line in response.split(b"\r\n") if not line.startswith(b"Date: "))
+
+    def test_pages_are_the_upstreams(self):
+        through = curl("-k", f"https://127.0.0.1:{self.port}/")
+        direct = curl(f"http://127.0.0.1:{self.nginx_port}/")
+        self.assertEqual(through.returncode, 0, through.stderr)
+        self.assertEqual(through.stdout, direct.stdout)
+        self.assertIn(b"served by the upstream", through.stdout)
+
+    def test_garbage_gets_the_upstreams_own_answer(self):
+        probe = b"\x01" + os.urandom(40) + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            with self.tls_context().wrap_socket(raw) as tls:
+                tls.sendall(probe)
+                through = self.read_all(tls)
+        with socket.create_connection(("127.0.0.1", self.nginx_port), timeout=10) as s:
+            s.sendall(probe)
+            direct = self.read_all(s)
+        self.assertTrue(direct.startswith(b"HTTP/1.1 400"), direct[:40])
+        self.assertEqual(self.without_date(through), self.without_date(direct))
+
+    def test_silence_is_closed_on_the_upstreams_schedule(self):
+        def seconds_until_closed(sock):
+            start = time.monotonic()
+            self.read_all(sock)
+            return time.monotonic() - start
+
+        with socket.create_connection(("127.0.0.1", self.nginx_port), timeout=20) as s:
+            direct = seconds_until_closed(s)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=20) as raw:
+            with self.tls_context().wrap_socket(raw) as tls:
+                through = seconds_until_closed(tls)
+        self.assertAlmostEqual(direct, self.HEADER_TIMEOUT, delta=0.5)
+        self.assertAlmostEqual(through, direct, delta=0.5)
+
+
 class Restart(unittest.TestCase):
     def test_client_recovers_after_server_is_killed_mid_transfer(self):
         tmp = tempfile.mkdtemp(prefix="culvert-restart-")
