@@ -42,9 +42,9 @@ def sha(data):
 class Process:
     """A culvert process whose stdout announces 'listening on HOST:PORT'."""
 
-    def __init__(self, args, log_path):
+    def __init__(self, args, log_path, env=None):
         self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen([CULVERT] + args, stdout=subprocess.PIPE, stderr=self.log)
+        self.proc = subprocess.Popen([CULVERT] + args, stdout=subprocess.PIPE, stderr=self.log, env=env)
         self.port = None
         deadline = time.monotonic() + 30
         line = b""

@@ -409,6 +409,62 @@ http {{
         self.assertAlmostEqual(through, direct, delta=0.5)
 
 
+class CaChain(unittest.TestCase):
+    """certificate_pinned = false: links carry no pin and clients check the CA chain and the name."""
+
+    def test_client_checks_the_chain_and_name(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-ca-")
+        origin = Origin()
+        try:
+            port = free_port()
+            d = os.path.join(tmp, "server")
+            init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{port}", "--public-host", "127.0.0.1",
+                        "--allow-private", "--no-qr"])
+            self.assertEqual(init.returncode, 0, init.stderr)
+
+            def openssl(*args):
+                subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=tmp)
+
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=Test CA", "-keyout", "ca.key", "-out", "ca.pem")
+            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", os.path.join(d, "key.pem"), "-out", "leaf.csr")
+            with open(os.path.join(tmp, "ext.cnf"), "w") as f:
+                f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+            openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                    "-days", "2", "-extfile", "ext.cnf", "-out", os.path.join(d, "cert.pem"))
+            config = os.path.join(d, "config.toml")
+            with open(config) as f:
+                text = f.read().replace("certificate_pinned = true", "certificate_pinned = false")
+            with open(config, "w") as f:
+                f.write(text)
+            link = run(["user", "link", "default", "--dir", d]).stdout.strip().splitlines()[-1]
+            self.assertNotIn("pin=", link)
+            server = Process(["server", "run", "--dir", d], os.path.join(tmp, "server.log"))
+            try:
+                trusting = dict(os.environ, SSL_CERT_FILE=os.path.join(tmp, "ca.pem"))
+                good = Process(["client", link, "--listen", "127.0.0.1:0"], os.path.join(tmp, "good.log"), trusting)
+                try:
+                    r = curl("-x", f"socks5h://127.0.0.1:{good.port}", f"http://localhost:{origin.port}/bytes/100")
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(r.stdout, pattern(100))
+                finally:
+                    good.stop()
+                # The system trust store does not know the test CA: no tunnel.
+                bad = Process(["client", link, "--listen", "127.0.0.1:0"], os.path.join(tmp, "bad.log"))
+                try:
+                    r = curl("-x", f"socks5h://127.0.0.1:{bad.port}", f"http://localhost:{origin.port}/bytes/100",
+                             timeout=30)
+                    self.assertNotEqual(r.returncode, 0)
+                finally:
+                    bad.stop()
+            finally:
+                server.stop()
+        finally:
+            origin.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Restart(unittest.TestCase):
     def test_client_recovers_after_server_is_killed_mid_transfer(self):
         tmp = tempfile.mkdtemp(prefix="culvert-restart-")
