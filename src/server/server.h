@@ -2,7 +2,8 @@
 // (mux tunnel) or anyone else (relayed to the cover site), and dials destinations for users.
 // Thread model: everything runs on one single-threaded io_context.
 // Ownership: the Server owns the listener, the cover site and the user store; tunnels own
-// themselves (each lives in its coroutine) and are closed by stop().
+// themselves (each lives in its coroutine) and are closed by stop(). Its coroutines refer to it:
+// after stop(), let the io_context run (or destroy the io_context) before destroying the Server.
 #pragma once
 
 #include <asio/io_context.hpp>

@@ -272,6 +272,8 @@ TEST_F(ServerTest, RefusedDestinationResetsTheStreamNotTheTunnel) {
     EXPECT_EQ(strict.open_tunnels(), 1u);
   });
   strict.stop();
+  // Let the stopped server's coroutines finish before it goes out of scope.
+  io_.run_for(std::chrono::milliseconds(50));
 }
 
 }  // namespace culvert
