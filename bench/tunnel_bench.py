@@ -57,11 +57,8 @@ def main():
         size = a.size_mib * harness.MIB
         harness.pattern(size)
         url = f"http://127.0.0.1:{origin.port}/bytes/{size}"
-        direct, tunnel = [], []
-        timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url)  # warm-up: tunnel set up
-        for _ in range(a.rounds):
-            direct.append(timed_fetch([], url))
-            tunnel.append(timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url))
+        # Memory first, before bulk transfers grow the heaps: one small request sets up the tunnel.
+        timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], f"http://127.0.0.1:{origin.port}/bytes/1")
         base_client, base_server = rss_kib(client.proc.pid), rss_kib(server.proc.pid)
         socks = []
         for _ in range(a.streams):
@@ -71,6 +68,11 @@ def main():
         open_client, open_server = rss_kib(client.proc.pid), rss_kib(server.proc.pid)
         for s in socks:
             s.close()
+        direct, tunnel = [], []
+        timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url)  # warm-up
+        for _ in range(a.rounds):
+            direct.append(timed_fetch([], url))
+            tunnel.append(timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url))
         md, mt = statistics.median(direct), statistics.median(tunnel)
         print(f"| measure | direct | tunnel | ratio |")
         print(f"|---|---|---|---|")
