@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Captures real browsers' TLS ClientHellos as reference data for the lab's fingerprint rule.
+
+  scripts/capture-client-hellos.py [--count 3] [--out lab/data/clienthello]
+
+Installs nothing itself: needs Debian's `chromium` and `firefox-esr` (scripts/setup.sh --browsers).
+Each browser is started headless with an empty profile against a local TCP listener that records
+the first TLS record(s) of every connection and closes it; nothing leaves the machine. Files are
+named BROWSER-VERSION-N.bin and hold the raw bytes of the ClientHello's TLS record(s).
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+
+def read_client_hello(conn):
+    """Reads whole TLS records until the handshake message they carry is complete."""
+    data = b""
+    conn.settimeout(5)
+    need = None
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+        # Handshake length (3 bytes after the 5-byte record header and 1-byte type).
+        if need is None and len(data) >= 9:
+            need = int.from_bytes(data[6:9], "big")
+        if need is not None:
+            body, off = b"", 0
+            while off + 5 <= len(data):
+                length = int.from_bytes(data[off + 3:off + 5], "big")
+                body += data[off + 5:off + 5 + length]
+                off += 5 + length
+            if len(body) >= need + 4:
+                return data[:off]
+
+
+def capture(name, version, command, count, out_dir):
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    got = []
+
+    def accept():
+        listener.settimeout(60)
+        while len(got) < count:
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                return
+            with conn:
+                hello = read_client_hello(conn)
+                if hello[:1] == b"\x16":
+                    got.append(hello)
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    profile = tempfile.mkdtemp(prefix=f"capture-{name}-")
+    procs = []
+    try:
+        # One browser start per connection: each is a fresh first contact, as a censor sees it.
+        for i in range(count):
+            before = len(got)
+            url = f"https://localhost:{port}/?n={i}"
+            p = subprocess.Popen(command(profile, url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p)
+            deadline = time.monotonic() + 60
+            while len(got) == before and time.monotonic() < deadline:
+                time.sleep(0.1)
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    finally:
+        thread.join(70)
+        listener.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    for i, hello in enumerate(got):
+        path = os.path.join(out_dir, f"{name}-{version}-{i + 1}.bin")
+        with open(path, "wb") as f:
+            f.write(hello)
+        print(f"{path}: {len(hello)} bytes")
+    return len(got)
+
+
+def version_of(binary):
+    text = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"(\d+(\.\d+)+)", text)
+    return m.group(1) if m else "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "lab", "data", "clienthello"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+
+    def chromium(profile, url):
+        return ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", url]
+
+    def firefox(profile, url):
+        return ["firefox-esr", "--headless", "--no-remote", "--profile", profile, url]
+
+    total = capture("chromium", version_of("chromium"), chromium, a.count, a.out)
+    total += capture("firefox", version_of("firefox-esr"), firefox, a.count, a.out)
+    if total < 2 * a.count:
+        raise SystemExit(f"captured only {total} ClientHellos")
+
+
+if __name__ == "__main__":
+    main()
