@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Culvert needs to build, run and test. Idempotent; needs root (or sudo).
+#   scripts/setup.sh             build, run and test
+#   scripts/setup.sh --browsers  also chromium and firefox-esr, for scripts/capture-client-hellos.py
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
@@ -8,7 +10,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   curl python3 openssl nginx-light
+  shadowsocks-libev v2ray trojan
 )
+[ "${1:-}" = "--browsers" ] && packages+=(chromium firefox-esr)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "app/lab_commands.h"
 
 int main(int argc, char** argv) {
   using namespace culvert::app;
@@ -54,7 +55,33 @@ int main(int argc, char** argv) {
   client->add_option("--listen", listen, "Local proxy address")->capture_default_str();
   client->add_option("--log-level", log_level, "debug, info, warn or error")->default_str("info");
 
+  auto* lab = app.add_subcommand("lab", "The censor emulator: classify, relay, fingerprint");
+  lab->require_subcommand(1);
+  std::string file, blocklist;
+  auto* classify_cmd = lab->add_subcommand("classify", "Run the passive rules over a recorded flow file");
+  classify_cmd->add_option("flow", file, "Flow file (as written by lab relay --record)")->required();
+  classify_cmd->add_option("--blocklist", blocklist, "Blocked names, one per line");
+  auto* fingerprint_cmd = lab->add_subcommand("fingerprint", "Print SNI, JA3 and JA4 of a raw ClientHello");
+  fingerprint_cmd->add_option("file", file, "Raw TLS record bytes starting with a ClientHello")->required();
+  LabRelayArgs relay_args;
+  auto* relay_cmd = lab->add_subcommand("relay", "Relay TCP through the censor: classify, report, block");
+  relay_cmd->add_option("--listen", relay_args.options.listen, "Address to accept on")->capture_default_str();
+  relay_cmd->add_option("--to", relay_args.options.to, "Server to relay to (IP:PORT)")->required();
+  relay_cmd->add_option("--action", relay_args.action, "observe, reset or drop")->capture_default_str();
+  relay_cmd->add_option("--block-probability", relay_args.options.block_probability,
+                        "Chance that a fully-encrypted candidate is blocked")->capture_default_str();
+  relay_cmd->add_option("--seed", relay_args.options.seed, "Random seed (0: from the OS)");
+  relay_cmd->add_option("--residual-seconds", relay_args.residual_seconds, "Residual blocking after a block")
+      ->capture_default_str();
+  relay_cmd->add_option("--blocklist", relay_args.blocklist_file, "Blocked SNI/Host names, one per line");
+  relay_cmd->add_option("--record", relay_args.options.record_dir, "Write each connection's flow into this directory");
+  relay_cmd->add_option("--output", relay_args.output_file, "Append the JSON lines to this file instead of stdout");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (classify_cmd->parsed()) return lab_classify(file, blocklist);
+  if (fingerprint_cmd->parsed()) return lab_fingerprint(file);
+  if (relay_cmd->parsed()) return lab_relay(relay_args);
 
   if (init_cmd->parsed()) {
     init.qr = !no_qr;
