@@ -6,8 +6,18 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/tcp_stream.h"
 #include "lab/client_hello.h"
 #include "lab/flow.h"
+#include "lab/prober.h"
+#include "server/server.h"
+#include "store/memory_user_store.h"
+#include "transport/tls/certificate.h"
+
+#include <filesystem>
+#include <iomanip>
+#include <thread>
+#include <unistd.h>
 
 namespace culvert::app {
 namespace {
@@ -111,6 +121,148 @@ int lab_relay(LabRelayArgs args) {
   io.run();
   if (out) std::fclose(out);
   return 0;
+}
+
+namespace {
+
+std::string describe(const lab::Reaction& r) {
+  std::string s(lab::to_string(r.ending));
+  s += " after " + std::to_string(r.elapsed.count()) + " ms, " + std::to_string(r.bytes) + " B";
+  return s;
+}
+
+bool split_target(const std::string& text, std::string& host, std::uint16_t& port) {
+  if (split_host_port(text, host, port)) return true;
+  std::cerr << "culvert: expected HOST:PORT, got \"" << text << "\"\n";
+  return false;
+}
+
+// Prints one table row per probe; returns the number of probes whose reactions differ.
+int print_comparison(const std::vector<lab::Probe>& probes, const std::vector<lab::Reaction>& target,
+                     const std::vector<lab::Reaction>* reference, bool verdict_words) {
+  int differences = 0;
+  std::cout << std::left << std::setw(30) << "probe" << std::setw(34) << "target";
+  if (reference) std::cout << std::setw(34) << "reference" << "verdict";
+  std::cout << "\n";
+  for (std::size_t i = 0; i < probes.size(); ++i) {
+    std::cout << std::setw(30) << probes[i].name << std::setw(34) << describe(target[i]);
+    if (reference) {
+      std::string why;
+      bool same = lab::same_reaction(probes[i], target[i], (*reference)[i], why);
+      if (!same) ++differences;
+      std::cout << std::setw(34) << describe((*reference)[i])
+                << (same ? (verdict_words ? "pass" : "same") : (verdict_words ? "FAIL: " : "differs: ") + why);
+    }
+    std::cout << "\n";
+  }
+  return differences;
+}
+
+lab::ProbeOptions probe_options(const LabProbeArgs& args, bool& ok) {
+  lab::ProbeOptions o;
+  o.sni = args.sni;
+  o.timeout = std::chrono::milliseconds(args.timeout_ms);
+  ok = true;
+  if (!args.replay_file.empty()) {
+    std::string text;
+    if (!read_file(args.replay_file, text)) {
+      std::cerr << "culvert: cannot read " << args.replay_file << "\n";
+      ok = false;
+      return o;
+    }
+    // A flow file (from lab relay --record) replays its first client segment; anything else is raw.
+    if (auto flow = lab::parse_flow(text); flow && !flow->empty()) {
+      for (const auto& seg : *flow)
+        if (seg.direction == lab::Direction::client_to_server && !seg.bytes.empty()) {
+          o.replay = seg.bytes;
+          break;
+        }
+    } else {
+      o.replay = Bytes(text.begin(), text.end());
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int lab_probe(const LabProbeArgs& args) {
+  std::string host, ref_host;
+  std::uint16_t port = 0, ref_port = 0;
+  if (!split_target(args.target, host, port)) return 2;
+  if (!args.reference.empty() && !split_target(args.reference, ref_host, ref_port)) return 2;
+  bool ok = false;
+  auto options = probe_options(args, ok);
+  if (!ok) return 1;
+  auto probes = lab::standard_probes(options);
+  std::vector<lab::Reaction> target, reference;
+  std::thread ref_thread;
+  if (!args.reference.empty())
+    ref_thread = std::thread([&] { reference = lab::run_probes(ref_host, ref_port, probes, options); });
+  target = lab::run_probes(host, port, probes, options);
+  if (ref_thread.joinable()) ref_thread.join();
+  int differences = print_comparison(probes, target, args.reference.empty() ? nullptr : &reference, false);
+  if (!args.reference.empty()) std::cout << differences << " of " << probes.size() << " probes differ\n";
+  return differences == 0 ? 0 : 1;
+}
+
+int lab_audit(const LabProbeArgs& args) {
+  std::string host;
+  std::uint16_t port = 0;
+  if (!split_target(args.target, host, port)) return 2;
+  // The reference: a Culvert server with the same cover and no users at all, i.e. nothing but a
+  // TLS web server in front of the cover. Any probe the audited server answers differently shows
+  // that its users' gate can be told apart from a plain website.
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path() / ("culvert-audit-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto cert = tls::generate_self_signed(args.sni.empty() ? host : args.sni, 30);
+  if (!cert) return 1;
+  std::ofstream(dir / "cert.pem") << cert->certificate_pem;
+  std::ofstream(dir / "key.pem") << cert->key_pem;
+  ServerConfig config;
+  config.data_dir = dir.string();
+  config.listen = "127.0.0.1:0";
+  config.public_host = "127.0.0.1";
+  if (args.cover != "builtin") {
+    config.cover.mode = CoverConfig::Mode::upstream;
+    config.cover.upstream = args.cover;
+  }
+  asio::io_context io(1);
+  Server reference(io, config, std::make_unique<MemoryUserStore>());
+  std::string message;
+  if (!reference.start(message)) {
+    std::cerr << "culvert: cannot start the reference: " << message << "\n";
+    fs::remove_all(dir);
+    return 1;
+  }
+  auto ref_port = reference.local_endpoint().port();
+  auto work = asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+
+  bool ok = false;
+  auto options = probe_options(args, ok);
+  std::vector<lab::Probe> probes;
+  std::vector<lab::Reaction> target, ref;
+  if (ok) {
+    probes = lab::standard_probes(options);
+    std::thread ref_thread([&] { ref = lab::run_probes("127.0.0.1", ref_port, probes, options); });
+    target = lab::run_probes(host, port, probes, options);
+    ref_thread.join();
+  }
+  asio::post(io, [&] {
+    reference.stop();
+    work.reset();
+  });
+  io_thread.join();
+  fs::remove_all(dir);
+  if (!ok) return 1;
+  std::cout << "Audit of " << args.target << " against a plain web server with the same cover ("
+            << args.cover << ")\n";
+  int failures = print_comparison(probes, target, &ref, true);
+  std::cout << (failures == 0 ? "PASS" : "FAIL") << ": " << probes.size() - static_cast<std::size_t>(failures)
+            << " of " << probes.size() << " probes indistinguishable\n";
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace culvert::app

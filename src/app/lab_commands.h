@@ -19,4 +19,18 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
 int lab_fingerprint(const std::string& hello_file);
 int lab_relay(LabRelayArgs args);
 
+struct LabProbeArgs {
+  std::string target;
+  std::string reference;
+  std::string replay_file;
+  std::string sni;
+  std::string cover = "builtin";  // audit only: "builtin" or HOST:PORT of the plain-HTTP cover
+  int timeout_ms = 10000;
+};
+
+// Probes target; with a reference, reports every probe whose reaction differs (exit 1).
+int lab_probe(const LabProbeArgs& args);
+// Probes a Culvert server and a reference with the same cover but no users; pass/fail table.
+int lab_audit(const LabProbeArgs& args);
+
 }  // namespace culvert::app

@@ -77,7 +77,27 @@ int main(int argc, char** argv) {
   relay_cmd->add_option("--record", relay_args.options.record_dir, "Write each connection's flow into this directory");
   relay_cmd->add_option("--output", relay_args.output_file, "Append the JSON lines to this file instead of stdout");
 
+  LabProbeArgs probe_args;
+  auto* probe_cmd = lab->add_subcommand("probe", "Send the published active probes and record the reactions");
+  probe_cmd->add_option("target", probe_args.target, "Server to probe (HOST:PORT)")->required();
+  probe_cmd->add_option("--reference", probe_args.reference, "Compare with this server's reactions (HOST:PORT)");
+  probe_cmd->add_option("--replay", probe_args.replay_file, "Replay this first payload (raw, or a .flow file)");
+  probe_cmd->add_option("--sni", probe_args.sni, "SNI for TLS probes");
+  probe_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
+      ->capture_default_str();
+  auto* audit_cmd = lab->add_subcommand("audit", "Check that a Culvert server reacts to every probe like its cover");
+  audit_cmd->add_option("target", probe_args.target, "Culvert server (HOST:PORT)")->required();
+  audit_cmd->add_option("--cover", probe_args.cover, "builtin, or HOST:PORT of the plain-HTTP cover upstream")
+      ->capture_default_str();
+  audit_cmd->add_option("--sni", probe_args.sni, "SNI for TLS probes");
+  audit_cmd->add_option("--replay", probe_args.replay_file, "Also replay this first payload");
+  audit_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (probe_cmd->parsed()) return lab_probe(probe_args);
+  if (audit_cmd->parsed()) return lab_audit(probe_args);
 
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(file);

@@ -366,3 +366,66 @@ class Blocking(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ActiveProbing(unittest.TestCase):
+    """`culvert lab probe` and `culvert lab audit`: Culvert against its cover, peers against a web server."""
+
+    def test_audit_finds_culvert_indistinguishable_from_its_cover(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-audit-")
+        try:
+            port = free_port()
+            init = run(["server", "init", "--dir", tmp + "/s", "--listen", f"127.0.0.1:{port}", "--public-host",
+                        "127.0.0.1", "--no-qr"])
+            self.assertEqual(init.returncode, 0, init.stderr)
+            server = Process(["server", "run", "--dir", tmp + "/s"], os.path.join(tmp, "server.log"))
+            try:
+                audit = run(["lab", "audit", f"127.0.0.1:{port}", "--timeout-ms", "3000"], timeout=120)
+            finally:
+                server.stop()
+            self.assertEqual(audit.returncode, 0, audit.stdout + audit.stderr)
+            self.assertIn("PASS: 22 of 22 probes indistinguishable", audit.stdout)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_audit_fails_a_server_that_is_not_its_cover(self):
+        # Negative control: a plain OpenSSL test server is not the built-in cover site, and the audit
+        # must say so (its answers behind TLS differ).
+        tmp = tempfile.mkdtemp(prefix="culvert-audit-neg-")
+        try:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "2", "-subj", "/CN=x", "-keyout", "key.pem", "-out", "cert.pem"],
+                           cwd=tmp, check=True, capture_output=True)
+            port = free_port()
+            other = subprocess.Popen(["openssl", "s_server", "-quiet", "-www", "-accept", f"127.0.0.1:{port}",
+                                      "-cert", "cert.pem", "-key", "key.pem"], cwd=tmp, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_port(port, other)
+                audit = run(["lab", "audit", f"127.0.0.1:{port}", "--timeout-ms", "2000"], timeout=120)
+            finally:
+                other.terminate()
+                other.wait(10)
+            self.assertEqual(audit.returncode, 1, audit.stdout)
+            self.assertIn("FAIL", audit.stdout)
+            self.assertRegex(audit.stdout, r"tls-http-get .*FAIL")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @unittest.skipUnless(shutil.which("ss-server"), "shadowsocks-libev not installed")
+    def test_prober_tells_shadowsocks_from_a_web_server(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-probe-ss-")
+        origin = Origin()
+        port = free_port()
+        server = Daemon(["ss-server", "-s", "127.0.0.1", "-p", str(port), "-k", "pw", "-m", "aes-128-gcm"], port,
+                        os.path.join(tmp, "ss.log"))
+        try:
+            probe = run(["lab", "probe", f"127.0.0.1:{port}", "--reference", f"127.0.0.1:{origin.port}",
+                         "--timeout-ms", "2000"], timeout=120)
+        finally:
+            server.stop()
+            origin.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(probe.returncode, 1, probe.stdout)
+        # A web server answers an HTTP request; shadowsocks-libev never answers anything.
+        self.assertRegex(probe.stdout, r"http-get .*differs")
