@@ -16,27 +16,7 @@ Client::Client(asio::io_context& io, ShareLink link, ClientOptions options)
     : io_(io), options_(std::move(options)), pool_(io.get_executor(), std::move(link), options_.pool), acceptor_(io) {}
 
 Result<void> Client::start(std::string& message) {
-  std::string host;
-  std::uint16_t port = 0;
-  std::error_code ec;
-  if (!split_host_port(options_.listen, host, port)) {
-    message = "--listen must be HOST:PORT, got \"" + options_.listen + "\"";
-    return fail(Errc::bad_config);
-  }
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    message = "--listen host must be an IP address, got \"" + host + "\"";
-    return fail(Errc::bad_config);
-  }
-  asio::ip::tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    message = "cannot listen on " + options_.listen + ": " + ec.message();
-    return fail(ec);
-  }
+  if (auto listening = listen_on(acceptor_, options_.listen, message); !listening) return listening;
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }

@@ -51,4 +51,26 @@ bool split_host_port(std::string_view text, std::string& host, std::uint16_t& po
   return true;
 }
 
+Result<void> listen_on(asio::ip::tcp::acceptor& acceptor, std::string_view address, std::string& message) {
+  std::string host;
+  std::uint16_t port = 0;
+  std::error_code ec;
+  asio::ip::address ip;
+  if (split_host_port(address, host, port)) ip = asio::ip::make_address(host, ec);
+  if (host.empty() || ec) {
+    message = "listen address must be IP:PORT, got \"" + std::string(address) + "\"";
+    return fail(Errc::bad_config);
+  }
+  asio::ip::tcp::endpoint endpoint(ip, port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    message = "cannot listen on " + std::string(address) + ": " + ec.message();
+    return fail(ec);
+  }
+  return {};
+}
+
 }  // namespace culvert

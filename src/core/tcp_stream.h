@@ -4,6 +4,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "core/byte_stream.h"
+#include "core/result.h"
 
 namespace culvert {
 
@@ -24,5 +25,9 @@ class TcpStream final : public ByteStream {
 
 // Parses "host:port", "[v6]:port". Returns false on malformed input.
 bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port);
+
+// Opens `acceptor` listening on `address` ("IP:PORT" or "[IPv6]:PORT"; port 0 lets the OS choose).
+// On failure `message` says why, for the operator.
+Result<void> listen_on(asio::ip::tcp::acceptor& acceptor, std::string_view address, std::string& message);
 
 }  // namespace culvert

@@ -60,23 +60,7 @@ Result<void> Relay::start(std::string& message) {
     return fail(Errc::bad_config);
   }
   upstream_ = {to_address, port};
-  if (!split_host_port(options_.listen, host, port)) {
-    message = "--listen must be HOST:PORT";
-    return fail(Errc::bad_config);
-  }
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(host, ec), port);
-  if (ec) {
-    message = "--listen must be an IP address";
-    return fail(Errc::bad_config);
-  }
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    message = "cannot listen on " + options_.listen + ": " + ec.message();
-    return fail(ec);
-  }
+  if (auto listening = listen_on(acceptor_, options_.listen, message); !listening) return listening;
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }

@@ -56,24 +56,7 @@ Result<void> Server::start(std::string& message) {
     split_host_port(config_.cover.upstream, cover_host_, cover_port_);
   }
 
-  std::string host;
-  std::uint16_t port = 0;
-  split_host_port(config_.listen, host, port);
-  std::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    message = "listen address must be an IP address, got \"" + host + "\"";
-    return fail(Errc::bad_config);
-  }
-  asio::ip::tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    message = "cannot listen on " + config_.listen + ": " + ec.message();
-    return fail(ec);
-  }
+  if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }
