@@ -6,8 +6,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!link) return 0;
   auto again = culvert::parse_share_link(culvert::format_share_link(*link));
   if (!again || again->host != link->host || again->port != link->port || again->sni != link->sni ||
-      again->pin != link->pin || again->label != link->label ||
-      again->credential.secret != link->credential.secret)
+      again->pin != link->pin || again->label != link->label || again->credential.secret != link->credential.secret)
     __builtin_trap();
   return 0;
 }

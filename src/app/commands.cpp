@@ -282,8 +282,8 @@ int user_link(const std::string& dir, const std::string& name, bool qr) {
 int client_run(const std::string& link_text, const std::string& listen, const std::string& log_level) {
   auto link = parse_share_link(link_text);
   if (!link) {
-    std::cerr << "culvert: " << (link.error() == Errc::unsupported ? "unsupported transport in share link"
-                                                                     : "malformed share link")
+    std::cerr << "culvert: "
+              << (link.error() == Errc::unsupported ? "unsupported transport in share link" : "malformed share link")
               << "\n";
     return 2;
   }

@@ -14,10 +14,10 @@
 #include "store/memory_user_store.h"
 #include "transport/tls/certificate.h"
 
+#include <unistd.h>
 #include <filesystem>
 #include <iomanip>
 #include <thread>
-#include <unistd.h>
 
 namespace culvert::app {
 namespace {
@@ -142,7 +142,9 @@ int print_comparison(const std::vector<lab::Probe>& probes, const std::vector<la
                      const std::vector<lab::Reaction>* reference, bool verdict_words) {
   int differences = 0;
   std::cout << std::left << std::setw(30) << "probe" << std::setw(34) << "target";
-  if (reference) std::cout << std::setw(34) << "reference" << "verdict";
+  if (reference)
+    std::cout << std::setw(34) << "reference"
+              << "verdict";
   std::cout << "\n";
   for (std::size_t i = 0; i < probes.size(); ++i) {
     std::cout << std::setw(30) << probes[i].name << std::setw(34) << describe(target[i]);
@@ -257,11 +259,10 @@ int lab_audit(const LabProbeArgs& args) {
   io_thread.join();
   fs::remove_all(dir);
   if (!ok) return 1;
-  std::cout << "Audit of " << args.target << " against a plain web server with the same cover ("
-            << args.cover << ")\n";
+  std::cout << "Audit of " << args.target << " against a plain web server with the same cover (" << args.cover << ")\n";
   int failures = print_comparison(probes, target, &ref, true);
-  std::cout << (failures == 0 ? "PASS" : "FAIL") << ": " << probes.size() - static_cast<std::size_t>(failures)
-            << " of " << probes.size() << " probes indistinguishable\n";
+  std::cout << (failures == 0 ? "PASS" : "FAIL") << ": " << probes.size() - static_cast<std::size_t>(failures) << " of "
+            << probes.size() << " probes indistinguishable\n";
   return failures == 0 ? 0 : 1;
 }
 

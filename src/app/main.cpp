@@ -18,12 +18,15 @@ int main(int argc, char** argv) {
   auto* server = app.add_subcommand("server", "Run and set up a server");
   server->require_subcommand(1);
   InitOptions init;
-  auto* init_cmd = server->add_subcommand("init", "Create a data directory with config, keys, certificate and a first user");
+  auto* init_cmd =
+      server->add_subcommand("init", "Create a data directory with config, keys, certificate and a first user");
   init_cmd->add_option("--dir", init.dir, "Data directory to create")->required();
   init_cmd->add_option("--listen", init.listen, "Address to accept clients on")->capture_default_str();
-  init_cmd->add_option("--public-host", init.public_host, "Host name or IP clients connect to (default: this machine's address)");
+  init_cmd->add_option("--public-host", init.public_host,
+                       "Host name or IP clients connect to (default: this machine's address)");
   init_cmd->add_option("--sni", init.sni, "SNI clients send (default: the public host if it is a name)");
-  init_cmd->add_option("--cover-upstream", init.cover_upstream, "Plain-HTTP web server to use as the cover site (HOST:PORT)");
+  init_cmd->add_option("--cover-upstream", init.cover_upstream,
+                       "Plain-HTTP web server to use as the cover site (HOST:PORT)");
   init_cmd->add_flag("--allow-private", init.allow_private, "Let users reach loopback and private addresses");
   bool no_qr = false;
   init_cmd->add_flag("--no-qr", no_qr, "Do not print the QR code");
@@ -68,8 +71,10 @@ int main(int argc, char** argv) {
   relay_cmd->add_option("--listen", relay_args.options.listen, "Address to accept on")->capture_default_str();
   relay_cmd->add_option("--to", relay_args.options.to, "Server to relay to (IP:PORT)")->required();
   relay_cmd->add_option("--action", relay_args.action, "observe, reset or drop")->capture_default_str();
-  relay_cmd->add_option("--block-probability", relay_args.options.block_probability,
-                        "Chance that a fully-encrypted candidate is blocked")->capture_default_str();
+  relay_cmd
+      ->add_option("--block-probability", relay_args.options.block_probability,
+                   "Chance that a fully-encrypted candidate is blocked")
+      ->capture_default_str();
   relay_cmd->add_option("--seed", relay_args.options.seed, "Random seed (0: from the OS)");
   relay_cmd->add_option("--residual-seconds", relay_args.residual_seconds, "Residual blocking after a block")
       ->capture_default_str();

@@ -19,10 +19,14 @@ std::string render_qr(const std::string& text) {
     for (int x = -kQuiet; x < size + kQuiet; ++x) {
       bool top = !dark(x, y);
       bool bottom = !dark(x, y + 1);
-      if (top && bottom) out += "\u2588";
-      else if (top) out += "\u2580";
-      else if (bottom) out += "\u2584";
-      else out += " ";
+      if (top && bottom)
+        out += "\u2588";
+      else if (top)
+        out += "\u2580";
+      else if (bottom)
+        out += "\u2584";
+      else
+        out += " ";
     }
     out += "\n";
   }

@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/await.h"
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include "core/await.h"
 
 #include "core/tcp_stream.h"
 

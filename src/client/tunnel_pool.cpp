@@ -2,15 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/await.h"
+#include <algorithm>
 #include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <algorithm>
+#include "core/await.h"
 
 #include "crypto/crypto.h"
 #include "transport/tls/auth.h"
@@ -39,7 +39,8 @@ std::shared_ptr<mux::Session> TunnelPool::pick() const {
 asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::acquire() {
   for (;;) {
     auto best = pick();
-    bool want_more = !best || (best->stream_count() >= options_.streams_per_tunnel && tunnels_.size() < options_.max_tunnels);
+    bool want_more =
+        !best || (best->stream_count() >= options_.streams_per_tunnel && tunnels_.size() < options_.max_tunnels);
     if (!want_more) co_return best;
     if (dialing_) {
       // Another request is dialing: use an existing tunnel if there is one, else wait for the dial.
@@ -72,7 +73,8 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
     ++consecutive_failures_;
     auto base = std::chrono::milliseconds(100) * (1 << std::min(consecutive_failures_ - 1, 4));
     auto delay = std::min<std::chrono::milliseconds>(base, std::chrono::milliseconds(1000));
-    delay = delay / 2 + std::chrono::milliseconds(crypto::random_below(static_cast<std::uint32_t>(delay.count() / 2 + 1)));
+    delay =
+        delay / 2 + std::chrono::milliseconds(crypto::random_below(static_cast<std::uint32_t>(delay.count() / 2 + 1)));
     next_dial_allowed_ = std::chrono::steady_clock::now() + delay;
     spdlog::warn("cannot reach server: {} (retry in {} ms)", make_error_code(e).message(), delay.count());
     return fail(e);
@@ -88,8 +90,7 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   if (rec) co_return failed(Errc::dial_failed);
 
   asio::ip::tcp::socket socket(executor_);
-  auto connected = co_await (asio::async_connect(socket, results, use_tuple) ||
-                             deadline.async_wait(use_tuple));
+  auto connected = co_await (asio::async_connect(socket, results, use_tuple) || deadline.async_wait(use_tuple));
   if (connected.index() == 1) co_return failed(Errc::timed_out);
   if (std::get<0>(std::get<0>(connected))) co_return failed(Errc::dial_failed);
   std::error_code ignored;

@@ -15,7 +15,7 @@ namespace culvert {
 struct CoverConfig {
   enum class Mode { builtin, upstream };
   Mode mode = Mode::builtin;
-  std::string upstream;  // host:port of a plain-HTTP web server, for Mode::upstream
+  std::string upstream;                          // host:port of a plain-HTTP web server, for Mode::upstream
   std::vector<std::string> alpn = {"http/1.1"};  // what the cover really speaks
 };
 

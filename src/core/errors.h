@@ -8,21 +8,21 @@ namespace culvert {
 
 enum class Errc {
   ok = 0,
-  truncated,           // need more bytes than were given
-  malformed,           // bytes that no valid peer sends
-  unsupported,         // valid but not implemented (e.g. SOCKS5 BIND)
-  too_large,           // over a protocol or configured bound
-  auth_failed,         // tunnel preamble did not match a valid user
-  protocol_violation,  // a mux peer broke the framing rules
-  window_exceeded,     // a mux peer sent beyond its flow-control window
-  stream_reset,        // the peer reset a mux stream
-  tunnel_closed,       // the tunnel carrying a stream went away
-  destination_refused, // SSRF guard refused a destination
-  dial_failed,         // every address of a destination failed
+  truncated,            // need more bytes than were given
+  malformed,            // bytes that no valid peer sends
+  unsupported,          // valid but not implemented (e.g. SOCKS5 BIND)
+  too_large,            // over a protocol or configured bound
+  auth_failed,          // tunnel preamble did not match a valid user
+  protocol_violation,   // a mux peer broke the framing rules
+  window_exceeded,      // a mux peer sent beyond its flow-control window
+  stream_reset,         // the peer reset a mux stream
+  tunnel_closed,        // the tunnel carrying a stream went away
+  destination_refused,  // SSRF guard refused a destination
+  dial_failed,          // every address of a destination failed
   timed_out,
-  tls_failed,          // TLS handshake or record failure
-  pin_mismatch,        // server certificate does not match the pinned SPKI hash
-  bad_link,            // a share link that cannot be parsed
+  tls_failed,    // TLS handshake or record failure
+  pin_mismatch,  // server certificate does not match the pinned SPKI hash
+  bad_link,      // a share link that cannot be parsed
   bad_config,
   store_failed,
 };

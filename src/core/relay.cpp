@@ -1,5 +1,5 @@
-#include "core/await.h"
 #include "core/relay.h"
+#include "core/await.h"
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
@@ -55,8 +55,7 @@ asio::awaitable<RelayStats> relay(ByteStream& a, ByteStream& b, std::chrono::ste
   using namespace asio::experimental::awaitable_operators;
   auto last_activity = std::chrono::steady_clock::now();
   RelayStats stats;
-  auto result = co_await ((pump(a, b, last_activity) && pump(b, a, last_activity)) ||
-                          idle_watch(last_activity, idle));
+  auto result = co_await ((pump(a, b, last_activity) && pump(b, a, last_activity)) || idle_watch(last_activity, idle));
   if (result.index() == 0) {
     auto [up, down] = std::get<0>(result);
     stats.a_to_b = up;

@@ -18,6 +18,7 @@ struct RelayStats {
 asio::awaitable<RelayStats> relay(ByteStream& a, ByteStream& b, std::chrono::steady_clock::duration idle);
 
 // One direction: copies `from` into `to` until end of stream or error; half-closes `to` on clean EOF.
-asio::awaitable<std::uint64_t> pump(ByteStream& from, ByteStream& to, std::chrono::steady_clock::time_point& last_activity);
+asio::awaitable<std::uint64_t> pump(ByteStream& from, ByteStream& to,
+                                    std::chrono::steady_clock::time_point& last_activity);
 
 }  // namespace culvert

@@ -1,5 +1,5 @@
-#include "core/await.h"
 #include "core/signal.h"
+#include "core/await.h"
 
 #include <asio/experimental/awaitable_operators.hpp>
 

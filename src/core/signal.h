@@ -3,11 +3,11 @@
 // with one thread nothing can change between the waiter's check and its co_await.
 #pragma once
 
-#include "core/await.h"
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
+#include "core/await.h"
 
 namespace culvert {
 
@@ -17,9 +17,7 @@ class Signal {
     timer_.expires_at(asio::steady_timer::time_point::max());
   }
 
-  asio::awaitable<void> wait() {
-    co_await timer_.async_wait(use_tuple);
-  }
+  asio::awaitable<void> wait() { co_await timer_.async_wait(use_tuple); }
   // Like wait(), but gives up after `limit`. Returns false on time-out.
   asio::awaitable<bool> wait_for(std::chrono::steady_clock::duration limit);
 

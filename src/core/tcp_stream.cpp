@@ -1,9 +1,9 @@
 #include "core/tcp_stream.h"
 
-#include "core/await.h"
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <charconv>
+#include "core/await.h"
 
 namespace culvert {
 

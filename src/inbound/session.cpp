@@ -2,12 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/await.h"
 #include <asio/error.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include "core/await.h"
 
 #include "core/relay.h"
 #include "core/tcp_stream.h"
@@ -57,8 +57,8 @@ asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const StreamOp
                                    const InboundOptions& options, asio::steady_timer& deadline) {
   auto greeting = co_await read_message(app, buffer, socks5::parse_greeting, deadline, 512);
   if (!greeting) co_return;
-  bool no_auth = std::find(greeting->methods.begin(), greeting->methods.end(), socks5::kMethodNoAuth) !=
-                 greeting->methods.end();
+  bool no_auth =
+      std::find(greeting->methods.begin(), greeting->methods.end(), socks5::kMethodNoAuth) != greeting->methods.end();
   auto choice = socks5::encode_method_choice(no_auth ? socks5::kMethodNoAuth : socks5::kMethodNoneAcceptable);
   if (co_await app.write_all(asio::buffer(choice)) || !no_auth) co_return;
   buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(greeting->size));

@@ -67,11 +67,21 @@ std::string json_escape(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -136,9 +146,12 @@ Classification classify(const Flow& flow, const ClassifierOptions& options) {
 
 std::string_view to_string(Outcome o) {
   switch (o) {
-    case Outcome::pass: return "pass";
-    case Outcome::flag: return "flag";
-    case Outcome::block: return "block";
+    case Outcome::pass:
+      return "pass";
+    case Outcome::flag:
+      return "flag";
+    case Outcome::block:
+      return "block";
   }
   return "?";
 }

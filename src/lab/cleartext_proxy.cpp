@@ -51,8 +51,7 @@ std::optional<std::string> http_host(ByteSpan b) {
     if (line.size() > 5 && strncasecmp(line.data(), "host:", 5) == 0) {
       auto value = line.substr(5);
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      return std::string(value.substr(0, value.rfind(':') == std::string_view::npos ? value.size()
-                                                                                     : value.rfind(':')));
+      return std::string(value.substr(0, value.rfind(':') == std::string_view::npos ? value.size() : value.rfind(':')));
     }
     pos = next;
   }

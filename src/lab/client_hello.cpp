@@ -193,12 +193,23 @@ Ja4Parts ja4_parts(const ClientHello& h) {
   if (!versions.empty()) version = *std::max_element(versions.begin(), versions.end());
   std::string v;
   switch (version) {
-    case 0x0304: v = "13"; break;
-    case 0x0303: v = "12"; break;
-    case 0x0302: v = "11"; break;
-    case 0x0301: v = "10"; break;
-    case 0x0300: v = "s3"; break;
-    default: v = "00";
+    case 0x0304:
+      v = "13";
+      break;
+    case 0x0303:
+      v = "12";
+      break;
+    case 0x0302:
+      v = "11";
+      break;
+    case 0x0301:
+      v = "10";
+      break;
+    case 0x0300:
+      v = "s3";
+      break;
+    default:
+      v = "00";
   }
   auto ciphers = without_grease(h.cipher_suites);
   auto extensions = without_grease(h.extensions);

@@ -16,8 +16,8 @@ struct ClientHello {
   std::uint16_t record_version = 0;
   std::uint16_t legacy_version = 0;
   std::size_t session_id_length = 0;
-  std::vector<std::uint16_t> cipher_suites;       // wire order, GREASE included
-  std::vector<std::uint16_t> extensions;          // wire order, GREASE included
+  std::vector<std::uint16_t> cipher_suites;  // wire order, GREASE included
+  std::vector<std::uint16_t> extensions;     // wire order, GREASE included
   std::vector<std::uint16_t> supported_groups;
   std::vector<std::uint8_t> ec_point_formats;
   std::vector<std::uint16_t> signature_algorithms;

@@ -72,11 +72,16 @@ Bytes random_payload(std::size_t n) { return crypto::random_bytes(n); }
 
 std::string_view to_string(Ending e) {
   switch (e) {
-    case Ending::fin: return "FIN";
-    case Ending::rst: return "RST";
-    case Ending::timeout: return "timeout";
-    case Ending::connect_failed: return "connect-failed";
-    case Ending::tls_failed: return "tls-failed";
+    case Ending::fin:
+      return "FIN";
+    case Ending::rst:
+      return "RST";
+    case Ending::timeout:
+      return "timeout";
+    case Ending::connect_failed:
+      return "connect-failed";
+    case Ending::tls_failed:
+      return "tls-failed";
   }
   return "?";
 }
@@ -85,21 +90,22 @@ std::vector<Probe> standard_probes(const ProbeOptions& o) {
   std::vector<Probe> p;
   p.push_back({"empty", {}, false, {}});
   // Alice et al. §4: random probes cluster at 7-9, 11-13, 15-17, 21-23, 32-34, 40-42, 48-50 and 221.
-  for (std::size_t n : {8, 12, 16, 22, 33, 41, 49, 221}) p.push_back({"random-" + std::to_string(n), random_payload(n)});
+  for (std::size_t n : {8, 12, 16, 22, 33, 41, 49, 221})
+    p.push_back({"random-" + std::to_string(n), random_payload(n)});
   p.push_back({"random-1000", random_payload(1000)});
   std::string host = o.sni.empty() ? "localhost" : o.sni;
   std::string get = "GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n";
   p.push_back({"http-get", Bytes(get.begin(), get.end())});
   p.push_back({"tls-client-hello-other-sni", openssl_client_hello("www.example.com")});
   // Frolov et al. §III: common protocol openers.
-  p.push_back({"dns-over-tcp", Bytes{0x00, 0x1d, 0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-                                     0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x03, 'c', 'o', 'm', 0x00, 0x00, 0x01, 0x00,
-                                     0x01}});
-  p.push_back({"stun-binding", Bytes{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                     12}});
+  p.push_back({"dns-over-tcp",
+               Bytes{0x00, 0x1d, 0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 'e',
+                     'x',  'a',  'm',  'p',  'l',  'e',  0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01}});
+  p.push_back(
+      {"stun-binding", Bytes{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}});
   p.push_back({"modbus", Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x03, 0x00, 0x00, 0x00, 0x01}});
-  p.push_back({"s7-cotp", Bytes{0x03, 0x00, 0x00, 0x16, 0x11, 0xe0, 0x00, 0x00, 0x00, 0x01, 0x00, 0xc1, 0x02, 0x01,
-                                0x00, 0xc2, 0x02, 0x01, 0x02, 0xc0, 0x01, 0x0a}});
+  p.push_back({"s7-cotp", Bytes{0x03, 0x00, 0x00, 0x16, 0x11, 0xe0, 0x00, 0x00, 0x00, 0x01, 0x00,
+                                0xc1, 0x02, 0x01, 0x00, 0xc2, 0x02, 0x01, 0x02, 0xc0, 0x01, 0x0a}});
   if (o.replay && !o.replay->empty()) {
     const Bytes& r = *o.replay;
     p.push_back({"replay", r});
@@ -133,7 +139,8 @@ Reaction run_probe(const std::string& host, std::uint16_t port, const Probe& pro
     return r;
   }
   // The handshake of TLS probes is blocking: bound it by the probe's time limit.
-  timeval limit{static_cast<time_t>(o.timeout.count() / 1000), static_cast<suseconds_t>(o.timeout.count() % 1000 * 1000)};
+  timeval limit{static_cast<time_t>(o.timeout.count() / 1000),
+                static_cast<suseconds_t>(o.timeout.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   SSL_CTX* ctx = nullptr;

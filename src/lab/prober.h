@@ -19,7 +19,7 @@ namespace culvert::lab {
 struct Probe {
   std::string name;
   Bytes payload;
-  bool over_tls = false;  // complete a TLS handshake first, then send payload inside it
+  bool over_tls = false;               // complete a TLS handshake first, then send payload inside it
   std::chrono::milliseconds delay{0};  // wait before connecting (delayed replays)
 };
 
@@ -28,8 +28,8 @@ std::string_view to_string(Ending e);
 
 struct Reaction {
   Ending ending = Ending::timeout;
-  std::size_t bytes = 0;  // bytes the server sent back (inside TLS for TLS probes)
-  Bytes first_bytes;      // up to 64 of them
+  std::size_t bytes = 0;                 // bytes the server sent back (inside TLS for TLS probes)
+  Bytes first_bytes;                     // up to 64 of them
   std::chrono::milliseconds elapsed{0};  // from sending the payload to the end
 };
 

@@ -8,7 +8,8 @@ namespace culvert::lab {
 const std::vector<ReferenceHello>& reference_hellos() {
   static const std::vector<ReferenceHello> hellos = [] {
     std::vector<ReferenceHello> out;
-    for (const auto& entry : kReferenceHelloData) out.push_back({entry.name, Bytes(entry.data, entry.data + entry.size)});
+    for (const auto& entry : kReferenceHelloData)
+      out.push_back({entry.name, Bytes(entry.data, entry.data + entry.size)});
     return out;
   }();
   return hellos;

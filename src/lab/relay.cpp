@@ -43,7 +43,9 @@ void abort_with_rst(asio::ip::tcp::socket& s) {
 }  // namespace
 
 Relay::Relay(asio::io_context& io, RelayOptions options)
-    : io_(io), options_(std::move(options)), acceptor_(io),
+    : io_(io),
+      options_(std::move(options)),
+      acceptor_(io),
       random_(options_.seed ? options_.seed : std::random_device{}()) {}
 
 Result<void> Relay::start(std::string& message) {
@@ -106,17 +108,17 @@ asio::awaitable<void> Relay::pump(Connection& c, bool client_to_server) {
       c.bytes[d] += n;
       if (c.recorded[d] < options_.max_recorded_bytes) {
         std::size_t keep = std::min(n, options_.max_recorded_bytes - c.recorded[d]);
-        c.flow.push_back({client_to_server ? Direction::client_to_server : Direction::server_to_client,
-                          static_cast<std::uint64_t>(
-                              std::chrono::duration_cast<std::chrono::milliseconds>(now - c.started).count()),
-                          Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(keep))});
+        c.flow.push_back(
+            {client_to_server ? Direction::client_to_server : Direction::server_to_client,
+             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - c.started).count()),
+             Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(keep))});
         c.recorded[d] += keep;
       }
       if (client_to_server && !c.first_packet_seen) {
         // The inline decision, on the first data-carrying client packet, as the GFW makes it.
         c.first_packet_seen = true;
-        auto first = classify_first_packet_rules(ByteSpan(buffer.data(), n), ByteSpan(buffer.data(), n),
-                                                 options_.classifier);
+        auto first =
+            classify_first_packet_rules(ByteSpan(buffer.data(), n), ByteSpan(buffer.data(), n), options_.classifier);
         std::string why;
         if (options_.action != BlockAction::observe && decide_block(first, why)) {
           c.action_reason = why;

@@ -27,11 +27,11 @@ struct RelayOptions {
   std::string listen = "127.0.0.1:0";
   std::string to;
   BlockAction action = BlockAction::observe;
-  double block_probability = 0.263;  // for fully-encrypted candidates; 1.0 makes tests deterministic
-  std::uint64_t seed = 0;            // 0: from the OS
+  double block_probability = 0.263;    // for fully-encrypted candidates; 1.0 makes tests deterministic
+  std::uint64_t seed = 0;              // 0: from the OS
   std::chrono::seconds residual{180};  // residual blocking of the client after a block (0: none)
   ClassifierOptions classifier;
-  std::string record_dir;            // write each connection as DIR/conn-N.flow
+  std::string record_dir;                       // write each connection as DIR/conn-N.flow
   std::size_t max_recorded_bytes = 256 * 1024;  // per direction
   std::chrono::seconds idle{120};
   std::FILE* out = stdout;

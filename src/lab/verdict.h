@@ -15,7 +15,7 @@ enum class Outcome {
 std::string_view to_string(Outcome o);
 
 struct Verdict {
-  std::string rule;    // short id, e.g. "fully-encrypted"
+  std::string rule;  // short id, e.g. "fully-encrypted"
   Outcome outcome = Outcome::pass;
   std::string reason;  // human-readable, with the numbers that decided
   std::string source;  // the publication the rule implements

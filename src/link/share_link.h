@@ -26,7 +26,7 @@ struct ShareLink {
   std::string transport = "tls";
   std::string host;  // name or IP literal, without brackets
   std::uint16_t port = 443;
-  std::string sni;   // empty: no SNI (as browsers do for IP literals)
+  std::string sni;                                  // empty: no SNI (as browsers do for IP literals)
   std::optional<std::array<std::uint8_t, 32>> pin;  // absent: verify the CA chain for `sni`/`host`
   UserCredential credential;
   std::string label;

@@ -1,5 +1,5 @@
-#include "core/await.h"
 #include "mux/session.h"
+#include "core/await.h"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -14,18 +14,17 @@
 namespace culvert::mux {
 
 struct StreamState {
-  StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex)
-      : id(stream_id), readable(ex), writable(ex) {}
+  StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex) : id(stream_id), readable(ex), writable(ex) {}
   std::uint32_t id;
-  Bytes received;          // bytes not yet read by the application
+  Bytes received;  // bytes not yet read by the application
   std::size_t read_pos = 0;
   bool remote_fin = false;
   bool local_fin = false;
-  bool reset = false;      // by either side, or the tunnel ended
+  bool reset = false;  // by either side, or the tunnel ended
   std::error_code reset_error;
-  std::uint32_t send_window = kInitialWindow;  // how much more we may send
+  std::uint32_t send_window = kInitialWindow;     // how much more we may send
   std::uint64_t receive_credit = kInitialWindow;  // how much more the peer may send us
-  std::size_t consumed_unacked = 0;  // read by the app but not yet granted back
+  std::size_t consumed_unacked = 0;               // read by the app but not yet granted back
   Signal readable;
   Signal writable;
   bool in_map = true;
@@ -311,9 +310,8 @@ std::error_code Session::handle_frame(const Frame& f) {
       auto* s = find(f.stream_id);
       if (!s) return {};
       s->reset = true;
-      s->reset_error = make_error_code(f.payload[0] == static_cast<std::uint8_t>(ResetReason::dial_failed)
-                                           ? Errc::dial_failed
-                                           : Errc::stream_reset);
+      s->reset_error = make_error_code(
+          f.payload[0] == static_cast<std::uint8_t>(ResetReason::dial_failed) ? Errc::dial_failed : Errc::stream_reset);
       s->readable.notify();
       s->writable.notify();
       remove_stream_if_done(*s);

@@ -5,17 +5,17 @@ namespace {
 
 bool v4_forbidden(const asio::ip::address_v4& a, bool allow_private) {
   auto b = a.to_bytes();
-  if (b[0] == 0) return true;                                  // 0.0.0.0/8 "this network"
-  if (b[0] >= 224) return true;                                // multicast, reserved, broadcast
+  if (b[0] == 0) return true;    // 0.0.0.0/8 "this network"
+  if (b[0] >= 224) return true;  // multicast, reserved, broadcast
   if (allow_private) return false;
-  if (b[0] == 127) return true;                                // loopback
-  if (b[0] == 10) return true;                                 // RFC 1918
-  if (b[0] == 172 && (b[1] & 0xf0) == 16) return true;         // RFC 1918
-  if (b[0] == 192 && b[1] == 168) return true;                 // RFC 1918
-  if (b[0] == 169 && b[1] == 254) return true;                 // link-local (cloud metadata)
-  if (b[0] == 100 && (b[1] & 0xc0) == 64) return true;         // RFC 6598 shared address space
-  if (b[0] == 192 && b[1] == 0 && b[2] == 0) return true;      // IETF protocol assignments
-  if (b[0] == 198 && (b[1] & 0xfe) == 18) return true;         // benchmarking
+  if (b[0] == 127) return true;                            // loopback
+  if (b[0] == 10) return true;                             // RFC 1918
+  if (b[0] == 172 && (b[1] & 0xf0) == 16) return true;     // RFC 1918
+  if (b[0] == 192 && b[1] == 168) return true;             // RFC 1918
+  if (b[0] == 169 && b[1] == 254) return true;             // link-local (cloud metadata)
+  if (b[0] == 100 && (b[1] & 0xc0) == 64) return true;     // RFC 6598 shared address space
+  if (b[0] == 192 && b[1] == 0 && b[2] == 0) return true;  // IETF protocol assignments
+  if (b[0] == 198 && (b[1] & 0xfe) == 18) return true;     // benchmarking
   return false;
 }
 

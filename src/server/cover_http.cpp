@@ -1,7 +1,7 @@
 #include "server/cover_http.h"
 
-#include <ctime>
 #include <strings.h>
+#include <ctime>
 
 #include "server/cover_site_pages.h"
 
@@ -26,8 +26,8 @@ std::string error_page(int status, const char* reason) {
 
 std::string response(int status, const char* reason, const std::string& type, const std::string& body, bool head_only,
                      bool keep_alive, const char* extra = "") {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nServer: nginx\r\nDate: " +
-                    http_date(std::time(nullptr)) + "\r\nContent-Type: " + type +
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                    "\r\nServer: nginx\r\nDate: " + http_date(std::time(nullptr)) + "\r\nContent-Type: " + type +
                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra +
                     "Connection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
   if (!head_only) out += body;
@@ -128,13 +128,12 @@ std::optional<CoverResponse> cover_respond(ByteSpan input) {
                          keep_alive, consumed};
   }
   if (!page) {
-    return CoverResponse{
-        response(404, "Not Found", "text/html", error_page(404, "Not Found"), head_only, keep_alive), keep_alive,
-        consumed};
+    return CoverResponse{response(404, "Not Found", "text/html", error_page(404, "Not Found"), head_only, keep_alive),
+                         keep_alive, consumed};
   }
   std::string extra = "Last-Modified: " + std::string(page->last_modified) + "\r\nAccept-Ranges: bytes\r\n";
-  return CoverResponse{response(200, "OK", std::string(page->content_type), std::string(page->body), head_only, keep_alive,
-                                extra.c_str()),
+  return CoverResponse{response(200, "OK", std::string(page->content_type), std::string(page->body), head_only,
+                                keep_alive, extra.c_str()),
                        keep_alive, consumed};
 }
 

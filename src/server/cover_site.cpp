@@ -1,6 +1,5 @@
 #include "server/cover_site.h"
 
-#include "core/await.h"
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -8,6 +7,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include "core/await.h"
 
 namespace culvert {
 namespace {
@@ -34,8 +34,7 @@ asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket, CoverTimeou
         buffer.erase(0, answer->consumed);
         break;
       }
-      auto result = co_await (socket.async_read_some(asio::buffer(chunk), use_tuple) ||
-                              timer.async_wait(use_tuple));
+      auto result = co_await (socket.async_read_some(asio::buffer(chunk), use_tuple) || timer.async_wait(use_tuple));
       if (result.index() == 1) co_return;  // timed out: close silently, as nginx does
       auto [ec, n] = std::get<0>(result);
       if (ec) co_return;

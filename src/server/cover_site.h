@@ -13,7 +13,7 @@
 namespace culvert {
 
 struct CoverTimeouts {
-  std::chrono::milliseconds header{60000};     // nginx client_header_timeout
+  std::chrono::milliseconds header{60000};      // nginx client_header_timeout
   std::chrono::milliseconds keep_alive{75000};  // nginx keepalive_timeout
 };
 

@@ -107,12 +107,9 @@ constexpr std::string_view kRoutes = R"(<!DOCTYPE html>
 constexpr std::string_view kRobots = "User-agent: *\nDisallow:\n";
 
 constexpr CoverPage kPages[] = {
-    {"/", "text/html", kModified, kIndex},
-    {"/index.html", "text/html", kModified, kIndex},
-    {"/about.html", "text/html", kModified, kAbout},
-    {"/routes.html", "text/html", kModified, kRoutes},
-    {"/style.css", "text/css", kModified, kStyle},
-    {"/robots.txt", "text/plain", kModified, kRobots},
+    {"/", "text/html", kModified, kIndex},           {"/index.html", "text/html", kModified, kIndex},
+    {"/about.html", "text/html", kModified, kAbout}, {"/routes.html", "text/html", kModified, kRoutes},
+    {"/style.css", "text/css", kModified, kStyle},   {"/robots.txt", "text/plain", kModified, kRobots},
 };
 
 }  // namespace

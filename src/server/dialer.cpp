@@ -1,10 +1,10 @@
 #include "server/dialer.h"
 
-#include "core/await.h"
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include "core/await.h"
 
 #include "server/address_policy.h"
 
@@ -18,8 +18,7 @@ asio::awaitable<Result<asio::ip::tcp::socket>> dial(const Destination& destinati
     asio::ip::tcp::resolver resolver(executor);
     asio::steady_timer deadline(executor);
     deadline.expires_after(options.connect_timeout);
-    auto result = co_await (resolver.async_resolve(destination.host, std::to_string(destination.port),
-                                                   use_tuple) ||
+    auto result = co_await (resolver.async_resolve(destination.host, std::to_string(destination.port), use_tuple) ||
                             deadline.async_wait(use_tuple));
     if (result.index() == 1) co_return fail(Errc::timed_out);
     auto [ec, results] = std::get<0>(result);
@@ -46,8 +45,7 @@ asio::awaitable<Result<asio::ip::tcp::socket>> dial(const Destination& destinati
     asio::ip::tcp::socket socket(executor);
     asio::steady_timer deadline(executor);
     deadline.expires_after(left);
-    auto result = co_await (socket.async_connect(endpoint, use_tuple) ||
-                            deadline.async_wait(use_tuple));
+    auto result = co_await (socket.async_connect(endpoint, use_tuple) || deadline.async_wait(use_tuple));
     if (result.index() == 1) co_return fail(Errc::timed_out);
     auto [ec] = std::get<0>(result);
     if (!ec) {

@@ -2,13 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/await.h"
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include "core/await.h"
 
 #include "core/relay.h"
 #include "core/tcp_stream.h"

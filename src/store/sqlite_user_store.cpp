@@ -51,8 +51,8 @@ Result<std::unique_ptr<SqliteUserStore>> SqliteUserStore::open(const std::string
   // The file holds user secrets: create it owner-only before SQLite touches it.
   mode_t old_mask = ::umask(077);
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   ::umask(old_mask);
   if (rc != SQLITE_OK) {
     sqlite3_close(db);

@@ -27,9 +27,8 @@ namespace {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("culvert-server-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("culvert-server-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
     auto cert = tls::generate_self_signed("127.0.0.1", 30).value();
     std::ofstream(dir_ / "cert.pem") << cert.certificate_pem;
@@ -70,14 +69,17 @@ class ServerTest : public ::testing::Test {
     for (;;) {
       auto [ec, socket] = co_await echo_.async_accept(use_tuple);
       if (ec) co_return;
-      asio::co_spawn(io_, [s = std::make_shared<TcpStream>(std::move(socket))]() -> asio::awaitable<void> {
-        std::uint8_t buf[4096];
-        for (;;) {
-          auto [rec, n] = co_await s->read_some(asio::buffer(buf));
-          if (rec) co_return;
-          if (co_await s->write_all(asio::buffer(buf, n))) co_return;
-        }
-      }, asio::detached);
+      asio::co_spawn(
+          io_,
+          [s = std::make_shared<TcpStream>(std::move(socket))]() -> asio::awaitable<void> {
+            std::uint8_t buf[4096];
+            for (;;) {
+              auto [rec, n] = co_await s->read_some(asio::buffer(buf));
+              if (rec) co_return;
+              if (co_await s->write_all(asio::buffer(buf, n))) co_return;
+            }
+          },
+          asio::detached);
     }
   }
 
@@ -85,7 +87,8 @@ class ServerTest : public ::testing::Test {
     asio::ip::tcp::socket socket(io_);
     auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port_}, use_tuple);
     EXPECT_FALSE(ec);
-    auto tls = std::make_unique<tls::TlsStream>(std::move(socket), tls::make_client_ssl(client_ctx_.get(), client_options_));
+    auto tls =
+        std::make_unique<tls::TlsStream>(std::move(socket), tls::make_client_ssl(client_ctx_.get(), client_options_));
     auto hs = co_await tls->handshake();
     EXPECT_FALSE(hs) << hs.message();
     co_return tls;
@@ -142,10 +145,13 @@ class ServerTest : public ::testing::Test {
 
   void run(std::function<asio::awaitable<void>()> body) {
     bool done = false;
-    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      co_await body();
-      done = true;
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          co_await body();
+          done = true;
+        },
+        asio::detached);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!done && std::chrono::steady_clock::now() < deadline) io_.run_for(std::chrono::milliseconds(10));
     ASSERT_TRUE(done) << "test body did not finish in time";

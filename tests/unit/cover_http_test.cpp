@@ -23,8 +23,8 @@ TEST(CoverHttp, HeadHasNoBodyAndUnknownPathsAre404) {
 
 TEST(CoverHttp, GarbageGets400AndClose) {
   for (const char* bad : {"\x16\x03\x01garbage", "hello\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "GET / HTTP/1.1\r\n\r\n",
-                          "GET nopath HTTP/1.1\r\nHost: x\r\n\r\n",
-                          "G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n", "get / HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+                          "GET nopath HTTP/1.1\r\nHost: x\r\n\r\n", "G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n",
+                          "get / HTTP/1.1\r\nHost: x\r\n\r\n"}) {
     auto r = cover_respond(as_bytes(bad));
     ASSERT_TRUE(r) << bad;
     EXPECT_EQ(r->bytes.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << bad;

@@ -27,8 +27,7 @@ TEST(HttpProxyRequest, RewritesAbsoluteFormToOriginForm) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->is_connect);
   EXPECT_EQ(r->destination.port, 80);
-  EXPECT_EQ(r->forward_head,
-            "GET /a/b?c=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r->forward_head, "GET /a/b?c=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nConnection: close\r\n\r\n");
 }
 
 TEST(HttpProxyRequest, AbsoluteFormWithoutPathGetsSlash) {
@@ -49,13 +48,13 @@ TEST(HttpProxyRequest, OversizedHeadIsRefused) {
 }
 
 TEST(HttpProxyRequest, MalformedRequestsAreRejected) {
-  for (const char* bad : {"CONNECT example.com HTTP/1.1\r\n\r\n",        // no port
-                          "CONNECT example.com:99999 HTTP/1.1\r\n\r\n",  // port out of range
-                          "GET /relative HTTP/1.1\r\nHost: a\r\n\r\n",   // not a proxy request
-                          "GET https://a/ HTTP/1.1\r\n\r\n",             // TLS to origin is CONNECT's job
-                          "GET http://a/ HTTP/2.0\r\n\r\n", "GET\r\n\r\n",
-                          "GET http://a/ HTTP/1.1\r\nno colon here\r\n\r\n",
-                          "GET http://user@a/ HTTP/1.1\r\n\r\n", "G(T http://a/ HTTP/1.1\r\n\r\n"}) {
+  for (const char* bad :
+       {"CONNECT example.com HTTP/1.1\r\n\r\n",        // no port
+        "CONNECT example.com:99999 HTTP/1.1\r\n\r\n",  // port out of range
+        "GET /relative HTTP/1.1\r\nHost: a\r\n\r\n",   // not a proxy request
+        "GET https://a/ HTTP/1.1\r\n\r\n",             // TLS to origin is CONNECT's job
+        "GET http://a/ HTTP/2.0\r\n\r\n", "GET\r\n\r\n", "GET http://a/ HTTP/1.1\r\nno colon here\r\n\r\n",
+        "GET http://user@a/ HTTP/1.1\r\n\r\n", "G(T http://a/ HTTP/1.1\r\n\r\n"}) {
     auto r = parse_proxy_request(as_bytes(bad));
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error(), Errc::malformed) << bad;

@@ -22,9 +22,9 @@ Bytes with_popcounts(int threes, int fours) {
 
 // Wu et al. 2023, Algorithm 1: each exemption at its boundary.
 TEST(FullyEncrypted, Ex1BitsPerByteBoundaries) {
-  EXPECT_EQ(classify_first_packet(with_popcounts(6, 4)).exemption, "Ex1");   // 3.4 exactly
-  EXPECT_FALSE(classify_first_packet(with_popcounts(5, 5)).exempt);           // 3.5
-  Bytes high(10, 0x1f);                                                        // 5 bits each
+  EXPECT_EQ(classify_first_packet(with_popcounts(6, 4)).exemption, "Ex1");  // 3.4 exactly
+  EXPECT_FALSE(classify_first_packet(with_popcounts(5, 5)).exempt);         // 3.5
+  Bytes high(10, 0x1f);                                                     // 5 bits each
   EXPECT_EQ(classify_first_packet(high).exemption, "Ex1");
   Bytes just_under;  // 4.5 bits/byte: 0x1f (5) and 0x0f (4)
   for (int i = 0; i < 5; ++i) {
@@ -111,7 +111,8 @@ Bytes record(std::uint8_t type, std::size_t length) {
 
 Flow outer_handshake() {
   return {{Direction::client_to_server, 0, record(0x16, 512)},
-          {Direction::server_to_client, 1, [] {
+          {Direction::server_to_client, 1,
+           [] {
              Bytes b = record(0x16, 90);
              auto more = record(0x17, 2000);
              b.insert(b.end(), more.begin(), more.end());
@@ -135,7 +136,7 @@ TEST(TlsInTls, FlagsAnInnerHandshakeShape) {
 
 TEST(TlsInTls, PassesPlainRequestResponse) {
   Flow f = outer_handshake();
-  f.push_back({Direction::client_to_server, 5, record(0x17, 120)});   // an HTTP request
+  f.push_back({Direction::client_to_server, 5, record(0x17, 120)});  // an HTTP request
   f.push_back({Direction::server_to_client, 6, record(0x17, 9000)});
   f.push_back({Direction::client_to_server, 7, record(0x17, 120)});
   auto v = tls_in_tls_verdict(f);
@@ -153,7 +154,8 @@ TEST(Flow, TextFormRoundTripsAndRejectsGarbage) {
   ASSERT_EQ(back->size(), 2u);
   EXPECT_EQ((*back)[0].bytes, (Bytes{1, 2, 255}));
   EXPECT_EQ((*back)[1].time_ms, 17u);
-  for (const char* bad : {"X 0 00\n", "C zero 00\n", "C 0 0g\n", "C 0 abc\n", "C 0\n"}) EXPECT_FALSE(parse_flow(bad)) << bad;
+  for (const char* bad : {"X 0 00\n", "C zero 00\n", "C 0 0g\n", "C 0 abc\n", "C 0\n"})
+    EXPECT_FALSE(parse_flow(bad)) << bad;
 }
 
 TEST(Classifier, ReportsEveryRuleAsJson) {

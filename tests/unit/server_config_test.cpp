@@ -12,9 +12,8 @@ namespace {
 class ServerConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("culvert-config-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("culvert-config-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -47,11 +46,11 @@ TEST_F(ServerConfigTest, ReportsSyntaxErrorsWithALine) {
 }
 
 TEST_F(ServerConfigTest, RejectsInvalidValues) {
-  for (const char* text : {"public_host = \"a\"\nlisten = \"nope\"\n", "listen = \"0.0.0.0:443\"\n",
-                           "public_host = \"a\"\ntransport = \"carrier-pigeon\"\n",
-                           "public_host = \"a\"\n[cover]\nmode = \"mirror\"\n",
-                           "public_host = \"a\"\n[cover]\nmode = \"upstream\"\n",
-                           "public_host = \"a\"\nhandshake_timeout_ms = -5\n", "public_host = \"a\"\nlog_level = \"loud\"\n"}) {
+  for (const char* text :
+       {"public_host = \"a\"\nlisten = \"nope\"\n", "listen = \"0.0.0.0:443\"\n",
+        "public_host = \"a\"\ntransport = \"carrier-pigeon\"\n", "public_host = \"a\"\n[cover]\nmode = \"mirror\"\n",
+        "public_host = \"a\"\n[cover]\nmode = \"upstream\"\n", "public_host = \"a\"\nhandshake_timeout_ms = -5\n",
+        "public_host = \"a\"\nlog_level = \"loud\"\n"}) {
     write(text);
     std::string message;
     EXPECT_FALSE(load_server_config(dir_.string(), message)) << text;

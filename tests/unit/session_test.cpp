@@ -30,9 +30,8 @@ struct Pair {
     s.is_client = false;
     client = Session::create(io.get_executor(), std::move(a), c);
     server = Session::create(io.get_executor(), std::move(b), s);
-    server->set_accept_handler([this](std::unique_ptr<Stream> st, Destination d) {
-      accepted.emplace_back(std::move(st), std::move(d));
-    });
+    server->set_accept_handler(
+        [this](std::unique_ptr<Stream> st, Destination d) { accepted.emplace_back(std::move(st), std::move(d)); });
     asio::co_spawn(io, client->run(), asio::detached);
     asio::co_spawn(io, server->run(), asio::detached);
   }
@@ -154,7 +153,8 @@ TEST(MuxSession, CorruptFrameClosesThatTunnelOnly) {
   Bytes garbage{0x42, 0, 0, 0, 0, 0, 0, 0};
   bool closed = false;
   server->set_closed_handler([&](std::error_code) { closed = true; });
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(garbage)); }, asio::detached);
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(garbage)); }, asio::detached);
   io.run_for(std::chrono::seconds(2));
   EXPECT_TRUE(closed);
   EXPECT_FALSE(server->is_open());
@@ -178,7 +178,8 @@ TEST(MuxSession, PeerExceedingTheWindowIsAProtocolError) {
   encode_frame(FrameType::open, 0, 1, open_payload, wire);
   for (std::uint32_t sent = 0; sent <= kInitialWindow; sent += kMaxPayload)
     encode_frame(FrameType::data, 0, 1, Bytes(kMaxPayload, 0), wire);
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
   io.run_for(std::chrono::seconds(2));
   EXPECT_EQ(reason, Errc::window_exceeded);
 }
@@ -199,7 +200,8 @@ TEST(MuxSession, ServerRefusesStreamIdsOutOfOrder) {
   encode_open_payload(make_destination("a", 1).value(), {}, open_payload);
   encode_frame(FrameType::open, 0, 5, open_payload, wire);
   encode_frame(FrameType::open, 0, 3, open_payload, wire);
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
   io.run_for(std::chrono::seconds(2));
   EXPECT_EQ(held.size(), 1u);
   EXPECT_EQ(reason, Errc::protocol_violation);
@@ -218,14 +220,17 @@ TEST(MuxSession, AnswersPing) {
   encode_frame(FrameType::ping, 0, 0, Bytes{1, 2, 3, 4, 5, 6, 7, 8}, ping);
   Bytes reply(16);
   std::size_t got = 0;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    co_await raw->write_all(asio::buffer(ping));
-    while (got < 16) {
-      auto [ec, n] = co_await raw->read_some(asio::buffer(reply.data() + got, 16 - got));
-      if (ec) co_return;
-      got += n;
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await raw->write_all(asio::buffer(ping));
+        while (got < 16) {
+          auto [ec, n] = co_await raw->read_some(asio::buffer(reply.data() + got, 16 - got));
+          if (ec) co_return;
+          got += n;
+        }
+      },
+      asio::detached);
   io.run_for(std::chrono::seconds(1));
   ASSERT_EQ(got, 16u);
   std::size_t used;

@@ -64,9 +64,9 @@ TEST(ShareLink, RejectsMalformedLinks) {
       "",
       "http://x",
       "culvert://",
-      "culvert://AAAA@1.2.3.4:443?tr=tls",                      // credential too short
-      good.substr(0, good.find('?')),                           // no transport
-      std::string(good).replace(good.find(":8443"), 5, ":0"),   // port 0
+      "culvert://AAAA@1.2.3.4:443?tr=tls",                     // credential too short
+      good.substr(0, good.find('?')),                          // no transport
+      std::string(good).replace(good.find(":8443"), 5, ":0"),  // port 0
       std::string(good).replace(good.find(":8443"), 5, ":70000"),
       std::string(good).replace(good.find(":8443"), 5, ":"),
       std::string(good).replace(good.find("pin="), 4, "pin=!"),  // bad base64

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <filesystem>
 #include <sqlite3.h>
 #include <unistd.h>
+#include <filesystem>
 
 namespace culvert {
 namespace {
@@ -13,9 +13,8 @@ namespace {
 class SqliteUserStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("culvert-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("culvert-store-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     path_ = (dir_ / "users.db").string();
@@ -65,15 +64,13 @@ TEST_F(SqliteUserStoreTest, SurvivesReopenAndKeepsTheFileOwnerOnly) {
   }
   auto store = SqliteUserStore::open(path_).value();
   EXPECT_EQ(store->list().value().size(), 1u);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
 }
 
 TEST_F(SqliteUserStoreTest, RefusesADatabaseFromANewerSchema) {
-  {
-    auto store = SqliteUserStore::open(path_).value();
-  }
+  { auto store = SqliteUserStore::open(path_).value(); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);

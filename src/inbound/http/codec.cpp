@@ -1,8 +1,8 @@
 #include "inbound/http/codec.h"
 
+#include <strings.h>
 #include <algorithm>
 #include <charconv>
-#include <strings.h>
 
 namespace culvert::http {
 namespace {
@@ -39,8 +39,7 @@ Result<Destination> parse_authority(std::string_view authority, std::uint16_t de
   } else {
     auto colon = authority.find(':');
     host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos && !parse_port(authority.substr(colon + 1), port))
-      return fail(Errc::malformed);
+    if (colon != std::string_view::npos && !parse_port(authority.substr(colon + 1), port)) return fail(Errc::malformed);
   }
   if (host.empty()) return fail(Errc::malformed);
   for (char c : host)

@@ -8,7 +8,7 @@ namespace {
 // Chrome's ALPN offer (wire format: length-prefixed protocol names).
 constexpr unsigned char kAlpn[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-int accept_any_sct(const CT_POLICY_EVAL_CTX*, const STACK_OF(SCT)*, void*) { return 1; }
+int accept_any_sct(const CT_POLICY_EVAL_CTX*, const STACK_OF(SCT) *, void*) { return 1; }
 
 }  // namespace
 

@@ -33,7 +33,7 @@ struct ServerContext {
 Result<ServerContext> make_server_context(const ServerTlsOptions& options);
 
 struct ClientTlsOptions {
-  std::string sni;  // empty: no SNI
+  std::string sni;          // empty: no SNI
   std::string verify_host;  // name or IP checked against the certificate when no pin is given
   std::optional<std::array<std::uint8_t, 32>> spki_pin;
 };

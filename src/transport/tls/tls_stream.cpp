@@ -2,9 +2,9 @@
 
 #include <openssl/err.h>
 
-#include "core/await.h"
 #include <asio/error.hpp>
 #include <asio/use_awaitable.hpp>
+#include "core/await.h"
 
 namespace culvert::tls {
 
@@ -16,9 +16,7 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL* ssl) : socket_(std::move
   SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
-TlsStream::~TlsStream() {
-  SSL_free(ssl_);
-}
+TlsStream::~TlsStream() { SSL_free(ssl_); }
 
 template <class Op>
 asio::awaitable<std::pair<int, int>> TlsStream::drive(Op op) {
