@@ -8,7 +8,7 @@ packages=(
   libssl-dev libsqlite3-dev libasio-dev libcli11-dev libspdlog-dev libfmt-dev
   libqrencode-dev libtomlplusplus-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   curl python3 openssl nginx-light
   shadowsocks-libev v2ray trojan
 )

@@ -10,6 +10,7 @@
 #include "lab/client_hello.h"
 #include "lab/flow.h"
 #include "lab/prober.h"
+#include "link/share_link.h"
 #include "server/server.h"
 #include "store/memory_user_store.h"
 #include "transport/tls/certificate.h"
@@ -131,9 +132,21 @@ std::string describe(const lab::Reaction& r) {
   return s;
 }
 
-bool split_target(const std::string& text, std::string& host, std::uint16_t& port) {
+// HOST:PORT, or a share link (its host, port and SNI: audit a server from the link users hold).
+bool split_target(const std::string& text, std::string& host, std::uint16_t& port, std::string* sni = nullptr) {
+  if (text.rfind("culvert://", 0) == 0) {
+    auto link = parse_share_link(text);
+    if (!link) {
+      std::cerr << "culvert: malformed share link\n";
+      return false;
+    }
+    host = link->host;
+    port = link->port;
+    if (sni && sni->empty()) *sni = link->sni;
+    return true;
+  }
   if (split_host_port(text, host, port)) return true;
-  std::cerr << "culvert: expected HOST:PORT, got \"" << text << "\"\n";
+  std::cerr << "culvert: expected HOST:PORT or a share link, got \"" << text << "\"\n";
   return false;
 }
 
@@ -150,7 +163,7 @@ int print_comparison(const std::vector<lab::Probe>& probes, const std::vector<la
     std::cout << std::setw(30) << probes[i].name << std::setw(34) << describe(target[i]);
     if (reference) {
       std::string why;
-      bool same = lab::same_reaction(probes[i], target[i], (*reference)[i], why);
+      bool same = lab::same_reaction(target[i], (*reference)[i], why);
       if (!same) ++differences;
       std::cout << std::setw(34) << describe((*reference)[i])
                 << (same ? (verdict_words ? "pass" : "same") : (verdict_words ? "FAIL: " : "differs: ") + why);
@@ -188,10 +201,11 @@ lab::ProbeOptions probe_options(const LabProbeArgs& args, bool& ok) {
 
 }  // namespace
 
-int lab_probe(const LabProbeArgs& args) {
+int lab_probe(const LabProbeArgs& given) {
+  LabProbeArgs args = given;
   std::string host, ref_host;
   std::uint16_t port = 0, ref_port = 0;
-  if (!split_target(args.target, host, port)) return 2;
+  if (!split_target(args.target, host, port, &args.sni)) return 2;
   if (!args.reference.empty() && !split_target(args.reference, ref_host, ref_port)) return 2;
   bool ok = false;
   auto options = probe_options(args, ok);
@@ -208,10 +222,11 @@ int lab_probe(const LabProbeArgs& args) {
   return differences == 0 ? 0 : 1;
 }
 
-int lab_audit(const LabProbeArgs& args) {
+int lab_audit(const LabProbeArgs& given) {
+  LabProbeArgs args = given;
   std::string host;
   std::uint16_t port = 0;
-  if (!split_target(args.target, host, port)) return 2;
+  if (!split_target(args.target, host, port, &args.sni)) return 2;
   // The reference: a Culvert server with the same cover and no users at all, i.e. nothing but a
   // TLS web server in front of the cover. Any probe the audited server answers differently shows
   // that its users' gate can be told apart from a plain website.

@@ -84,14 +84,14 @@ int main(int argc, char** argv) {
 
   LabProbeArgs probe_args;
   auto* probe_cmd = lab->add_subcommand("probe", "Send the published active probes and record the reactions");
-  probe_cmd->add_option("target", probe_args.target, "Server to probe (HOST:PORT)")->required();
+  probe_cmd->add_option("target", probe_args.target, "Server to probe: HOST:PORT or a share link")->required();
   probe_cmd->add_option("--reference", probe_args.reference, "Compare with this server's reactions (HOST:PORT)");
   probe_cmd->add_option("--replay", probe_args.replay_file, "Replay this first payload (raw, or a .flow file)");
   probe_cmd->add_option("--sni", probe_args.sni, "SNI for TLS probes");
   probe_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
       ->capture_default_str();
   auto* audit_cmd = lab->add_subcommand("audit", "Check that a Culvert server reacts to every probe like its cover");
-  audit_cmd->add_option("target", probe_args.target, "Culvert server (HOST:PORT)")->required();
+  audit_cmd->add_option("target", probe_args.target, "Culvert server: HOST:PORT or a share link")->required();
   audit_cmd->add_option("--cover", probe_args.cover, "builtin, or HOST:PORT of the plain-HTTP cover upstream")
       ->capture_default_str();
   audit_cmd->add_option("--sni", probe_args.sni, "SNI for TLS probes");

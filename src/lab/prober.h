@@ -49,9 +49,9 @@ Reaction run_probe(const std::string& host, std::uint16_t port, const Probe& pro
 std::vector<Reaction> run_probes(const std::string& host, std::uint16_t port, const std::vector<Probe>& probes,
                                  const ProbeOptions& options);
 
-// Whether two reactions are indistinguishable to a prober: same ending, same byte count (for
-// probes whose answer is not a fresh TLS handshake), and, when the server ended the connection,
+// Whether two reactions are indistinguishable to a prober: same ending, same byte count (when both
+// answers are fresh TLS handshakes, only that both answered), and, when the server ended the connection,
 // the same time within max(500 ms, 20%). Sets `why` when they differ.
-bool same_reaction(const Probe& probe, const Reaction& a, const Reaction& b, std::string& why);
+bool same_reaction(const Reaction& a, const Reaction& b, std::string& why);
 
 }  // namespace culvert::lab

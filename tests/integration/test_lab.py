@@ -376,15 +376,34 @@ class ActiveProbing(unittest.TestCase):
         try:
             port = free_port()
             init = run(["server", "init", "--dir", tmp + "/s", "--listen", f"127.0.0.1:{port}", "--public-host",
-                        "127.0.0.1", "--no-qr"])
+                        "127.0.0.1", "--allow-private", "--no-qr"])
             self.assertEqual(init.returncode, 0, init.stderr)
+            link = init.stdout.strip().splitlines()[-1]
             server = Process(["server", "run", "--dir", tmp + "/s"], os.path.join(tmp, "server.log"))
+            origin = Origin()
             try:
-                audit = run(["lab", "audit", f"127.0.0.1:{port}", "--timeout-ms", "3000"], timeout=120)
+                # Record a real user's connection through the censor, to replay its first packet.
+                records = os.path.join(tmp, "records")
+                os.makedirs(records)
+                relay = LabRelay(tmp, port, "--record", records)
+                client = Process(["client", link.replace(f":{port}?", f":{relay.port}?"), "--listen", "127.0.0.1:0"],
+                                 os.path.join(tmp, "client.log"))
+                try:
+                    r = curl("-x", f"socks5h://127.0.0.1:{client.port}", f"http://127.0.0.1:{origin.port}/bytes/10")
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                finally:
+                    client.stop()
+                relay.wait_lines(1)
+                relay.stop()
+                flow = os.path.join(records, "conn-1.flow")
+                # The audit takes the user's link, like an operator would.
+                audit = run(["lab", "audit", link, "--replay", flow, "--timeout-ms", "3000"], timeout=120)
             finally:
                 server.stop()
+                origin.close()
             self.assertEqual(audit.returncode, 0, audit.stdout + audit.stderr)
-            self.assertIn("PASS: 22 of 22 probes indistinguishable", audit.stdout)
+            self.assertRegex(audit.stdout, r"replay-delayed .*pass")
+            self.assertIn("PASS: 27 of 27 probes indistinguishable", audit.stdout)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
