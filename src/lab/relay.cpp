@@ -147,7 +147,12 @@ asio::awaitable<void> Relay::pump(Connection& c, bool client_to_server) {
     }
     if (ec == asio::error::eof) {
       std::error_code ignored;
-      if (!c.dropping) to.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      // A dropped connection ends when the client gives up; the server never heard from it.
+      if (c.dropping && client_to_server) {
+        to.close(ignored);
+      } else {
+        to.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      }
       co_return;
     }
     if (ec) {

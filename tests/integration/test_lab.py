@@ -332,6 +332,31 @@ class Blocking(unittest.TestCase):
         self.assertEqual(lines[0]["action_rule"], "fully-encrypted")
         self.assertEqual(lines[-1]["action"], "residual-reset")
 
+    def test_drop_black_holes_the_connection(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-lab-drop-")
+        origin = Origin()
+        port = free_port()
+        server = Daemon(["ss-server", "-s", "127.0.0.1", "-p", str(port), "-k", "pw", "-m", "aes-128-gcm"], port,
+                        os.path.join(tmp, "ss.log"))
+        relay = LabRelay(tmp, port, "--action", "drop", "--block-probability", "1", "--residual-seconds", "0")
+        local = free_port()
+        client = Daemon(["ss-local", "-s", "127.0.0.1", "-p", str(relay.port), "-l", str(local), "-b", "127.0.0.1",
+                         "-k", "pw", "-m", "aes-128-gcm"], local, os.path.join(tmp, "ss-local.log"))
+        try:
+            started = time.monotonic()
+            r = curl("-x", f"socks5h://127.0.0.1:{local}", f"http://127.0.0.1:{origin.port}/bytes/1000", timeout=8)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertGreater(time.monotonic() - started, 2.5)  # it hung until curl gave up, no reset
+        finally:
+            client.stop()
+            lines = relay.wait_lines(1)
+            relay.stop()
+            server.stop()
+            origin.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(lines[0]["action"], "drop")
+        self.assertEqual(lines[0]["bytes_s2c"], 0)
+
     def test_blocked_sni_is_reset(self):
         tmp = tempfile.mkdtemp(prefix="culvert-lab-sni-")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
