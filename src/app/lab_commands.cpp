@@ -16,6 +16,7 @@
 #include "transport/tls/certificate.h"
 
 #include <unistd.h>
+#include <csignal>
 #include <filesystem>
 #include <iomanip>
 #include <thread>
@@ -279,6 +280,42 @@ int lab_audit(const LabProbeArgs& given) {
   std::cout << (failures == 0 ? "PASS" : "FAIL") << ": " << probes.size() - static_cast<std::size_t>(failures) << " of "
             << probes.size() << " probes indistinguishable\n";
   return failures == 0 ? 0 : 1;
+}
+
+namespace {
+lab::LinkEmulator* running_link = nullptr;
+void stop_link(int) {
+  if (running_link) running_link->stop();
+}
+}  // namespace
+
+int lab_link(LabLinkArgs args) {
+  auto& o = args.options;
+  if (args.delay_ms < 0 || args.loss_a_to_b < 0 || args.loss_a_to_b > 1 || args.loss_b_to_a < 0 ||
+      args.loss_b_to_a > 1 || o.rate_mbit < 0) {
+    std::cerr << "culvert: delays and rates must be >= 0, losses in [0, 1]\n";
+    return 2;
+  }
+  auto delay = std::chrono::microseconds(static_cast<long>(args.delay_ms * 1000));
+  o.a_to_b = {delay, args.loss_a_to_b};
+  o.b_to_a = {delay, args.loss_b_to_a};
+  std::string message;
+  auto link = lab::LinkEmulator::create(o, message);
+  if (!link) {
+    std::cerr << "culvert: " << message << "\n";
+    return 1;
+  }
+  running_link = link->get();
+  std::signal(SIGINT, stop_link);
+  std::signal(SIGTERM, stop_link);
+  std::cout << "ready: " << o.device << " in " << o.namespace_a << " and " << o.namespace_b << std::endl;
+  (*link)->run();
+  const auto& c = (*link)->counters();
+  std::cout << "a->b forwarded " << c.forwarded[0] << " lost " << c.lost[0] << " queue-dropped " << c.queue_drops[0]
+            << "\nb->a forwarded " << c.forwarded[1] << " lost " << c.lost[1] << " queue-dropped " << c.queue_drops[1]
+            << std::endl;
+  running_link = nullptr;
+  return 0;
 }
 
 }  // namespace culvert::app

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "lab/link_emulator.h"
 #include "lab/relay.h"
 
 namespace culvert::app {
@@ -32,5 +33,14 @@ struct LabProbeArgs {
 int lab_probe(const LabProbeArgs& args);
 // Probes a Culvert server and a reference with the same cover but no users; pass/fail table.
 int lab_audit(const LabProbeArgs& args);
+
+struct LabLinkArgs {
+  lab::LinkOptions options;
+  double delay_ms = 0;  // one way, both directions
+  double loss_a_to_b = 0, loss_b_to_a = 0;
+};
+// Runs the link emulator between two namespaces until SIGINT/SIGTERM; prints "ready" once the TUN
+// devices exist and counters at the end.
+int lab_link(LabLinkArgs args);
 
 }  // namespace culvert::app

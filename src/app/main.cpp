@@ -99,7 +99,23 @@ int main(int argc, char** argv) {
   audit_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
       ->capture_default_str();
 
+  LabLinkArgs link_args;
+  auto* netem_cmd = lab->add_subcommand("link", "Emulate a long, lossy link between two network namespaces (TUN)");
+  netem_cmd->add_option("--ns-a", link_args.options.namespace_a, "First namespace (e.g. the client side)")->required();
+  netem_cmd->add_option("--ns-b", link_args.options.namespace_b, "Second namespace (e.g. the server side)")->required();
+  netem_cmd->add_option("--device", link_args.options.device, "TUN device name in both")->capture_default_str();
+  netem_cmd->add_option("--delay-ms", link_args.delay_ms, "One-way delay, each direction")->capture_default_str();
+  netem_cmd->add_option("--rate-mbit", link_args.options.rate_mbit, "Bottleneck rate, each direction (0: none)")
+      ->capture_default_str();
+  netem_cmd->add_option("--queue-bytes", link_args.options.queue_bytes, "Drop-tail queue at the bottleneck")
+      ->capture_default_str();
+  netem_cmd->add_option("--loss-a-to-b", link_args.loss_a_to_b, "Loss probability a->b")->capture_default_str();
+  netem_cmd->add_option("--loss-b-to-a", link_args.loss_b_to_a, "Loss probability b->a")->capture_default_str();
+  netem_cmd->add_option("--seed", link_args.options.seed, "Random seed for loss")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (netem_cmd->parsed()) return lab_link(link_args);
 
   if (probe_cmd->parsed()) return lab_probe(probe_args);
   if (audit_cmd->parsed()) return lab_audit(probe_args);
