@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
   curl python3 openssl nginx-light
-  shadowsocks-libev v2ray trojan
+  shadowsocks-libev v2ray trojan zbar-tools
 )
 [ "${1:-}" = "--browsers" ] && packages+=(chromium firefox-esr)
 missing=()

@@ -8,7 +8,7 @@ std::string render_qr(const std::string& text) {
   QRcode* code = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_L, QR_MODE_8, 1);
   if (!code) return "";
   const int size = code->width;
-  constexpr int kQuiet = 2;
+  constexpr int kQuiet = 4;  // the quiet zone ISO/IEC 18004 asks for
   auto dark = [&](int x, int y) {
     if (x < 0 || y < 0 || x >= size || y >= size) return false;
     return (code->data[y * size + x] & 1) != 0;

@@ -7,12 +7,35 @@ import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import time
 import unittest
+import zlib
 
 from harness import MIB, Origin, Process, free_port, http_get_body, pattern, recv_exact, run, sha, socks5_connect
+
+
+def write_terminal_qr_as_png(rows, path, scale=6):
+    """Turns the terminal rendering (half blocks; a drawn block is a light module) into a PNG."""
+    halves = {"\u2588": (1, 1), "\u2580": (1, 0), "\u2584": (0, 1), " ": (0, 0)}
+    grid = []
+    for row in rows:
+        pairs = [halves[ch] for ch in row]
+        grid += [[p[0] for p in pairs], [p[1] for p in pairs]]
+    raw = b""
+    for r in grid:
+        line = bytes(255 if v else 0 for v in r for _ in range(scale))
+        raw += (b"\x00" + line) * scale
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", len(grid[0]) * scale, len(grid) * scale, 8, 0, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) +
+                chunk(b"IEND", b""))
 
 
 def curl(*args, timeout=180):
@@ -517,6 +540,22 @@ class CommandLine(unittest.TestCase):
     def test_unknown_subcommand_and_missing_arguments_fail(self):
         self.assertNotEqual(run(["frobnicate"]).returncode, 0)
         self.assertNotEqual(run(["user", "add", "x"]).returncode, 0)
+
+    @unittest.skipUnless(shutil.which("zbarimg"), "zbar-tools not installed (scripts/setup.sh)")
+    def test_qr_code_decodes_to_the_link(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-qr-")
+        try:
+            d = os.path.join(tmp, "s")
+            self.assertEqual(run(["server", "init", "--dir", d, "--public-host", "vpn.example.org", "--no-qr"])
+                             .returncode, 0)
+            out = run(["user", "link", "default", "--dir", d, "--qr"]).stdout.splitlines()
+            link, rows = out[-1], out[:-1]
+            png = os.path.join(tmp, "qr.png")
+            write_terminal_qr_as_png(rows, png)
+            decoded = subprocess.run(["zbarimg", "-q", "--raw", png], capture_output=True, text=True)
+            self.assertEqual(decoded.stdout.strip(), link)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_init_refuses_to_overwrite_and_user_add_prints_link_last(self):
         tmp = tempfile.mkdtemp(prefix="culvert-cli-")
