@@ -104,6 +104,16 @@ class ServerTest : public ::testing::Test {
     return out;
   }
 
+  // Authenticates `tls` as `user` and opens stream `id` carrying `data`, all in the first record.
+  asio::awaitable<std::error_code> open_tunnel(tls::TlsStream& tls, const User& user, std::uint32_t id,
+                                               std::string_view data) {
+    auto exporter = tls.export_key(tls::kExporterLabel).value();
+    Bytes first = tls::make_preamble(user.credential, exporter, mux::kVersion);
+    auto open = open_frame(id, data);
+    first.insert(first.end(), open.begin(), open.end());
+    co_return co_await tls.write_all(asio::buffer(first));
+  }
+
   // Reads until at least `n` bytes or end of stream / error.
   static asio::awaitable<Bytes> read_at_least(ByteStream& s, std::size_t n) {
     Bytes out;
@@ -176,11 +186,7 @@ class ServerTest : public ::testing::Test {
 TEST_F(ServerTest, ValidPreambleOpensATunnelWhoseStreamsReachTheDestination) {
   run([&]() -> asio::awaitable<void> {
     auto tls = co_await connect();
-    auto exporter = tls->export_key(tls::kExporterLabel).value();
-    Bytes first = tls::make_preamble(alice_.credential, exporter, mux::kVersion);
-    auto open = open_frame(1, "ping through the tunnel");
-    first.insert(first.end(), open.begin(), open.end());
-    EXPECT_FALSE(co_await tls->write_all(asio::buffer(first)));
+    EXPECT_FALSE(co_await open_tunnel(*tls, alice_, 1, "ping through the tunnel"));
     EXPECT_EQ(co_await read_stream_data(*tls, 1), "ping through the tunnel");
   });
 }
@@ -205,11 +211,7 @@ TEST_F(ServerTest, RevokedUserGetsTheCoverSite) {
   ASSERT_TRUE(store_->revoke("alice"));
   run([&]() -> asio::awaitable<void> {
     auto tls = co_await connect();
-    auto exporter = tls->export_key(tls::kExporterLabel).value();
-    Bytes first = tls::make_preamble(alice_.credential, exporter, mux::kVersion);
-    auto open = open_frame(1, "hello");
-    first.insert(first.end(), open.begin(), open.end());
-    EXPECT_FALSE(co_await tls->write_all(asio::buffer(first)));
+    EXPECT_FALSE(co_await open_tunnel(*tls, alice_, 1, "hello"));
     auto answer = co_await read_at_least(*tls, 1 << 20);
     EXPECT_EQ(std::string(as_chars(answer)).rfind("HTTP/1.1 400 Bad Request", 0), 0u);
   });
@@ -220,11 +222,7 @@ TEST_F(ServerTest, CorruptFrameClosesOnlyThatTunnel) {
     auto good = co_await connect();
     auto bad = co_await connect();
     for (auto* t : {good.get(), bad.get()}) {
-      auto exporter = t->export_key(tls::kExporterLabel).value();
-      Bytes first = tls::make_preamble(alice_.credential, exporter, mux::kVersion);
-      auto open = open_frame(1, "a");
-      first.insert(first.end(), open.begin(), open.end());
-      EXPECT_FALSE(co_await t->write_all(asio::buffer(first)));
+      EXPECT_FALSE(co_await open_tunnel(*t, alice_, 1, "a"));
       EXPECT_EQ(co_await read_stream_data(*t, 1), "a");
     }
     EXPECT_EQ(server_->open_tunnels(), 2u);
@@ -253,11 +251,7 @@ TEST_F(ServerTest, RefusedDestinationResetsTheStreamNotTheTunnel) {
   port_ = strict.local_endpoint().port();
   run([&]() -> asio::awaitable<void> {
     auto tls = co_await connect();
-    auto exporter = tls->export_key(tls::kExporterLabel).value();
-    Bytes first = tls::make_preamble(bob.credential, exporter, mux::kVersion);
-    auto open = open_frame(1, "to loopback");
-    first.insert(first.end(), open.begin(), open.end());
-    EXPECT_FALSE(co_await tls->write_all(asio::buffer(first)));
+    EXPECT_FALSE(co_await open_tunnel(*tls, bob, 1, "to loopback"));
     Bytes in;
     std::uint8_t buf[4096];
     bool reset_seen = false;
@@ -292,11 +286,7 @@ TEST_F(ServerTest, RandomFrameSequencesAffectOnlyTheirOwnTunnel) {
     using namespace asio::experimental::awaitable_operators;
     auto control = co_await connect();
     {
-      auto exporter = control->export_key(tls::kExporterLabel).value();
-      Bytes first = tls::make_preamble(alice_.credential, exporter, mux::kVersion);
-      auto open = open_frame(1, "control");
-      first.insert(first.end(), open.begin(), open.end());
-      EXPECT_FALSE(co_await control->write_all(asio::buffer(first)));
+      EXPECT_FALSE(co_await open_tunnel(*control, alice_, 1, "control"));
       EXPECT_EQ(co_await read_stream_data(*control, 1), "control");
     }
     std::mt19937 random(20261129);  // fixed seed: a failure reproduces

@@ -296,64 +296,64 @@ class Peers(unittest.TestCase):
         self.assertTrue(all(line["action"] == "none" for line in lines), lines)
 
 
+class ShadowsocksBehindRelay:
+    """ss-local -> lab relay (with the given relay options) -> ss-server, and an origin behind them."""
+
+    def __init__(self, *relay_args):
+        self.tmp = tempfile.mkdtemp(prefix="culvert-lab-ss-")
+        self.origin = Origin()
+        port = free_port()
+        self.server = Daemon(["ss-server", "-s", "127.0.0.1", "-p", str(port), "-k", "pw", "-m", "aes-128-gcm"], port,
+                             os.path.join(self.tmp, "ss.log"))
+        self.relay = LabRelay(self.tmp, port, *relay_args)
+        self.local = free_port()
+        self.client = Daemon(["ss-local", "-s", "127.0.0.1", "-p", str(self.relay.port), "-l", str(self.local), "-b",
+                              "127.0.0.1", "-k", "pw", "-m", "aes-128-gcm"], self.local,
+                             os.path.join(self.tmp, "ss-local.log"))
+
+    def fetch(self, timeout):
+        return curl("-x", f"socks5h://127.0.0.1:{self.local}", f"http://127.0.0.1:{self.origin.port}/bytes/1000",
+                    timeout=timeout)
+
+    def close(self, expected_lines):
+        self.client.stop()
+        lines = self.relay.wait_lines(expected_lines)
+        self.relay.stop()
+        self.server.stop()
+        self.origin.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return lines
+
+
 @unittest.skipUnless(shutil.which("ss-server"), "shadowsocks-libev not installed (scripts/setup.sh)")
 class Blocking(unittest.TestCase):
     """The relay acts like the GFW: reset on detection, then residual blocking of the client."""
 
     def test_reset_then_residual_block(self):
-        tmp = tempfile.mkdtemp(prefix="culvert-lab-block-")
-        origin = Origin()
-        port = free_port()
-        server = Daemon(["ss-server", "-s", "127.0.0.1", "-p", str(port), "-k", "pw", "-m", "aes-128-gcm"], port,
-                        os.path.join(tmp, "ss.log"))
-        relay = LabRelay(tmp, port, "--action", "reset", "--block-probability", "1", "--residual-seconds", "60")
-        local = free_port()
-        client = Daemon(["ss-local", "-s", "127.0.0.1", "-p", str(relay.port), "-l", str(local), "-b", "127.0.0.1",
-                         "-k", "pw", "-m", "aes-128-gcm"], local, os.path.join(tmp, "ss-local.log"))
+        setup = ShadowsocksBehindRelay("--action", "reset", "--block-probability", "1", "--residual-seconds", "60")
         try:
-            url = f"http://127.0.0.1:{origin.port}/bytes/1000"
-            first = curl("-x", f"socks5h://127.0.0.1:{local}", url, timeout=20)
-            self.assertNotEqual(first.returncode, 0)
+            self.assertNotEqual(setup.fetch(timeout=20).returncode, 0)
             # Residual: a plain TCP connection from the same client address is reset at once.
             try:
-                with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as s:
+                with socket.create_connection(("127.0.0.1", setup.relay.port), timeout=5) as s:
                     got = s.recv(10)
             except ConnectionResetError:
                 got = None
             self.assertIn(got, (None, b""))
-            lines = relay.wait_lines(2)
         finally:
-            client.stop()
-            relay.stop()
-            server.stop()
-            origin.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            lines = setup.close(2)
         self.assertEqual(lines[0]["action"], "reset")
         self.assertEqual(lines[0]["action_rule"], "fully-encrypted")
         self.assertEqual(lines[-1]["action"], "residual-reset")
 
     def test_drop_black_holes_the_connection(self):
-        tmp = tempfile.mkdtemp(prefix="culvert-lab-drop-")
-        origin = Origin()
-        port = free_port()
-        server = Daemon(["ss-server", "-s", "127.0.0.1", "-p", str(port), "-k", "pw", "-m", "aes-128-gcm"], port,
-                        os.path.join(tmp, "ss.log"))
-        relay = LabRelay(tmp, port, "--action", "drop", "--block-probability", "1", "--residual-seconds", "0")
-        local = free_port()
-        client = Daemon(["ss-local", "-s", "127.0.0.1", "-p", str(relay.port), "-l", str(local), "-b", "127.0.0.1",
-                         "-k", "pw", "-m", "aes-128-gcm"], local, os.path.join(tmp, "ss-local.log"))
+        setup = ShadowsocksBehindRelay("--action", "drop", "--block-probability", "1", "--residual-seconds", "0")
         try:
             started = time.monotonic()
-            r = curl("-x", f"socks5h://127.0.0.1:{local}", f"http://127.0.0.1:{origin.port}/bytes/1000", timeout=8)
-            self.assertNotEqual(r.returncode, 0)
+            self.assertNotEqual(setup.fetch(timeout=8).returncode, 0)
             self.assertGreater(time.monotonic() - started, 2.5)  # it hung until curl gave up, no reset
         finally:
-            client.stop()
-            lines = relay.wait_lines(1)
-            relay.stop()
-            server.stop()
-            origin.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            lines = setup.close(1)
         self.assertEqual(lines[0]["action"], "drop")
         self.assertEqual(lines[0]["bytes_s2c"], 0)
 
