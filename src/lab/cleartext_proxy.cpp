@@ -1,7 +1,5 @@
 #include "lab/cleartext_proxy.h"
 
-#include <strings.h>
-
 namespace culvert::lab {
 namespace {
 
@@ -48,7 +46,7 @@ std::optional<std::string> http_host(ByteSpan b) {
     auto next = text.find("\r\n", pos + 2);
     auto line = text.substr(pos + 2, next == std::string_view::npos ? std::string_view::npos : next - pos - 2);
     if (line.empty()) break;
-    if (line.size() > 5 && strncasecmp(line.data(), "host:", 5) == 0) {
+    if (line.size() > 5 && iequals(line.substr(0, 5), "host:")) {
       auto value = line.substr(5);
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
       return std::string(value.substr(0, value.rfind(':') == std::string_view::npos ? value.size() : value.rfind(':')));

@@ -66,8 +66,6 @@ Bytes openssl_client_hello(const std::string& sni) {
   return out;
 }
 
-Bytes random_payload(std::size_t n) { return crypto::random_bytes(n); }
-
 }  // namespace
 
 std::string_view to_string(Ending e) {
@@ -91,8 +89,8 @@ std::vector<Probe> standard_probes(const ProbeOptions& o) {
   p.push_back({"empty", {}, false, {}});
   // Alice et al. §4: random probes cluster at 7-9, 11-13, 15-17, 21-23, 32-34, 40-42, 48-50 and 221.
   for (std::size_t n : {8, 12, 16, 22, 33, 41, 49, 221})
-    p.push_back({"random-" + std::to_string(n), random_payload(n)});
-  p.push_back({"random-1000", random_payload(1000)});
+    p.push_back({"random-" + std::to_string(n), crypto::random_bytes(n)});
+  p.push_back({"random-1000", crypto::random_bytes(1000)});
   std::string host = o.sni.empty() ? "localhost" : o.sni;
   std::string get = "GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n";
   p.push_back({"http-get", Bytes(get.begin(), get.end())});
@@ -120,10 +118,10 @@ std::vector<Probe> standard_probes(const ProbeOptions& o) {
   // A censor with a TLS stack: complete the handshake, then probe what is behind it.
   p.push_back({"tls-nothing", {}, true});
   p.push_back({"tls-http-get", Bytes(get.begin(), get.end()), true});
-  p.push_back({"tls-random-41", random_payload(41), true});
-  p.push_back({"tls-random-1000", random_payload(1000), true});
+  p.push_back({"tls-random-41", crypto::random_bytes(41), true});
+  p.push_back({"tls-random-1000", crypto::random_bytes(1000), true});
   Bytes auth_like{0x01};
-  auto rest = random_payload(40);
+  auto rest = crypto::random_bytes(40);
   auth_like.insert(auth_like.end(), rest.begin(), rest.end());
   p.push_back({"tls-truncated-auth", Bytes(auth_like.begin(), auth_like.begin() + 20), true});
   p.push_back({"tls-forged-auth", auth_like, true});

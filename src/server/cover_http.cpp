@@ -1,6 +1,5 @@
 #include "server/cover_http.h"
 
-#include <strings.h>
 #include <ctime>
 
 #include "server/cover_site_pages.h"
@@ -32,10 +31,6 @@ std::string response(int status, const char* reason, const std::string& type, co
                     "Connection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
   if (!head_only) out += body;
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace

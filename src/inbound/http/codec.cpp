@@ -1,15 +1,10 @@
 #include "inbound/http/codec.h"
 
-#include <strings.h>
 #include <algorithm>
 #include <charconv>
 
 namespace culvert::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool is_token_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
