@@ -36,15 +36,10 @@ class ServerTest : public ::testing::Test {
     std::ofstream(dir_ / "cert.pem") << cert.certificate_pem;
     std::ofstream(dir_ / "key.pem") << cert.key_pem;
     pin_ = cert.spki_sha256;
-    ServerConfig config;
-    config.data_dir = dir_.string();
-    config.listen = "127.0.0.1:0";
-    config.public_host = "127.0.0.1";
-    config.allow_private = true;
     auto store = std::make_unique<MemoryUserStore>();
     store_ = store.get();
     alice_ = store->add("alice").value();
-    server_ = std::make_unique<Server>(io_, config, std::move(store));
+    server_ = std::make_unique<Server>(io_, config(true), std::move(store));
     std::string message;
     ASSERT_TRUE(server_->start(message)) << message;
     port_ = server_->local_endpoint().port();
@@ -58,6 +53,16 @@ class ServerTest : public ::testing::Test {
     echo_.bind({asio::ip::make_address("127.0.0.1"), 0});
     echo_.listen();
     asio::co_spawn(io_, echo_loop(), asio::detached);
+  }
+
+  // A server on a port chosen by the OS, with this test's certificate and the built-in cover.
+  ServerConfig config(bool allow_private) const {
+    ServerConfig c;
+    c.data_dir = dir_.string();
+    c.listen = "127.0.0.1:0";
+    c.public_host = "127.0.0.1";
+    c.allow_private = allow_private;
+    return c;
   }
 
   void TearDown() override {
@@ -238,14 +243,9 @@ TEST_F(ServerTest, CorruptFrameClosesOnlyThatTunnel) {
 
 TEST_F(ServerTest, RefusedDestinationResetsTheStreamNotTheTunnel) {
   server_->stop();
-  ServerConfig config;
-  config.data_dir = dir_.string();
-  config.listen = "127.0.0.1:0";
-  config.public_host = "127.0.0.1";
-  config.allow_private = false;
   auto store = std::make_unique<MemoryUserStore>();
   auto bob = store->add("bob").value();
-  Server strict(io_, config, std::move(store));
+  Server strict(io_, config(false), std::move(store));
   std::string message;
   ASSERT_TRUE(strict.start(message)) << message;
   port_ = strict.local_endpoint().port();

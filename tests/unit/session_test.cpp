@@ -47,6 +47,43 @@ struct Pair {
   }
 };
 
+// A server session whose peer is the test itself, writing raw bytes.
+struct RawPeer {
+  asio::io_context io;
+  std::unique_ptr<fakes::PipeEnd> peer;
+  std::shared_ptr<Session> server;
+  std::error_code closed_reason;
+  bool closed = false;
+  std::vector<std::unique_ptr<Stream>> held;
+
+  explicit RawPeer(SessionOptions options = {}) {
+    auto [a, b] = fakes::make_pipe(io.get_executor());
+    peer = std::move(a);
+    options.is_client = false;
+    server = Session::create(io.get_executor(), std::move(b), options);
+    server->set_closed_handler([this](std::error_code ec) {
+      closed = true;
+      closed_reason = ec;
+    });
+    server->set_accept_handler([this](std::unique_ptr<Stream> st, Destination) { held.push_back(std::move(st)); });
+    asio::co_spawn(io, server->run(), asio::detached);
+  }
+
+  // Writes `wire` as the peer, then runs the session for `duration`.
+  void send(const Bytes& wire, std::chrono::milliseconds duration = std::chrono::seconds(2)) {
+    asio::co_spawn(
+        io, [this, &wire]() -> asio::awaitable<void> { co_await peer->write_all(asio::buffer(wire)); }, asio::detached);
+    io.run_for(duration);
+  }
+};
+
+Bytes open_frame_to(std::uint32_t id) {
+  Bytes wire, payload;
+  encode_open_payload(make_destination("a", 1).value(), {}, payload);
+  encode_frame(FrameType::open, 0, id, payload, wire);
+  return wire;
+}
+
 asio::awaitable<void> read_all(ByteStream& s, Bytes& out, bool& finished) {
   std::uint8_t buf[4096];
   for (;;) {
@@ -143,79 +180,39 @@ TEST(MuxSession, ResetReachesThePeer) {
 }
 
 TEST(MuxSession, CorruptFrameClosesThatTunnelOnly) {
-  asio::io_context io;
-  auto [a, b] = fakes::make_pipe(io.get_executor());
-  auto* raw = a.get();
-  SessionOptions s;
-  s.is_client = false;
-  auto server = Session::create(io.get_executor(), std::move(b), s);
-  asio::co_spawn(io, server->run(), asio::detached);
-  Bytes garbage{0x42, 0, 0, 0, 0, 0, 0, 0};
-  bool closed = false;
-  server->set_closed_handler([&](std::error_code) { closed = true; });
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(garbage)); }, asio::detached);
-  io.run_for(std::chrono::seconds(2));
-  EXPECT_TRUE(closed);
-  EXPECT_FALSE(server->is_open());
+  RawPeer p;
+  p.send(Bytes{0x42, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_TRUE(p.closed);
+  EXPECT_FALSE(p.server->is_open());
 }
 
 TEST(MuxSession, PeerExceedingTheWindowIsAProtocolError) {
-  asio::io_context io;
-  auto [a, b] = fakes::make_pipe(io.get_executor());
-  auto* raw = a.get();
-  SessionOptions s;
-  s.is_client = false;
-  s.receive_window = kInitialWindow;
-  auto server = Session::create(io.get_executor(), std::move(b), s);
-  std::error_code reason;
-  server->set_closed_handler([&](std::error_code ec) { reason = ec; });
-  std::vector<std::unique_ptr<Stream>> held;
-  server->set_accept_handler([&](std::unique_ptr<Stream> st, Destination) { held.push_back(std::move(st)); });
-  asio::co_spawn(io, server->run(), asio::detached);
-  Bytes wire, open_payload;
-  encode_open_payload(make_destination("a", 1).value(), {}, open_payload);
-  encode_frame(FrameType::open, 0, 1, open_payload, wire);
+  SessionOptions options;
+  options.receive_window = kInitialWindow;
+  RawPeer p(options);
+  Bytes wire = open_frame_to(1);
   for (std::uint32_t sent = 0; sent <= kInitialWindow; sent += kMaxPayload)
     encode_frame(FrameType::data, 0, 1, Bytes(kMaxPayload, 0), wire);
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
-  io.run_for(std::chrono::seconds(2));
-  EXPECT_EQ(reason, Errc::window_exceeded);
+  p.send(wire);
+  EXPECT_EQ(p.closed_reason, Errc::window_exceeded);
 }
 
 TEST(MuxSession, ServerRefusesStreamIdsOutOfOrder) {
-  asio::io_context io;
-  auto [a, b] = fakes::make_pipe(io.get_executor());
-  auto* raw = a.get();
-  SessionOptions s;
-  s.is_client = false;
-  auto server = Session::create(io.get_executor(), std::move(b), s);
-  std::error_code reason;
-  server->set_closed_handler([&](std::error_code ec) { reason = ec; });
-  std::vector<std::unique_ptr<Stream>> held;
-  server->set_accept_handler([&](std::unique_ptr<Stream> st, Destination) { held.push_back(std::move(st)); });
-  asio::co_spawn(io, server->run(), asio::detached);
-  Bytes wire, open_payload;
-  encode_open_payload(make_destination("a", 1).value(), {}, open_payload);
-  encode_frame(FrameType::open, 0, 5, open_payload, wire);
-  encode_frame(FrameType::open, 0, 3, open_payload, wire);
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { co_await raw->write_all(asio::buffer(wire)); }, asio::detached);
-  io.run_for(std::chrono::seconds(2));
-  EXPECT_EQ(held.size(), 1u);
-  EXPECT_EQ(reason, Errc::protocol_violation);
+  RawPeer p;
+  Bytes wire = open_frame_to(5);
+  auto second = open_frame_to(3);
+  wire.insert(wire.end(), second.begin(), second.end());
+  p.send(wire);
+  EXPECT_EQ(p.held.size(), 1u);
+  EXPECT_EQ(p.closed_reason, Errc::protocol_violation);
 }
 
 TEST(MuxSession, AnswersPing) {
-  asio::io_context io;
-  auto [a, b] = fakes::make_pipe(io.get_executor());
-  auto* raw = a.get();
-  SessionOptions s;
-  s.is_client = false;
-  s.padded_writes = 0;
-  auto server = Session::create(io.get_executor(), std::move(b), s);
-  asio::co_spawn(io, server->run(), asio::detached);
+  SessionOptions options;
+  options.padded_writes = 0;
+  RawPeer p(options);
+  auto* raw = p.peer.get();
+  auto& io = p.io;
   Bytes ping;
   encode_frame(FrameType::ping, 0, 0, Bytes{1, 2, 3, 4, 5, 6, 7, 8}, ping);
   Bytes reply(16);
