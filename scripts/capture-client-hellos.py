@@ -103,6 +103,7 @@ def version_of(binary):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=3)
+    ap.add_argument("--browsers", default="chromium,firefox", help="comma-separated: chromium, firefox")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "lab", "data", "clienthello"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -115,9 +116,13 @@ def main():
     def firefox(profile, url):
         return ["firefox-esr", "--headless", "--no-remote", "--profile", profile, url]
 
-    total = capture("chromium", version_of("chromium"), chromium, a.count, a.out)
-    total += capture("firefox", version_of("firefox-esr"), firefox, a.count, a.out)
-    if total < 2 * a.count:
+    wanted = a.browsers.split(",")
+    total = 0
+    if "chromium" in wanted:
+        total += capture("chromium", version_of("chromium"), chromium, a.count, a.out)
+    if "firefox" in wanted:
+        total += capture("firefox", version_of("firefox-esr"), firefox, a.count, a.out)
+    if total < len(wanted) * a.count:
         raise SystemExit(f"captured only {total} ClientHellos")
 
 
