@@ -55,6 +55,25 @@ class Reader {
     pos_ += 4;
     return v;
   }
+  std::optional<std::uint32_t> u24() {
+    if (remaining() < 3) return std::nullopt;
+    std::uint32_t v = (data_[pos_] << 16) | (data_[pos_ + 1] << 8) | data_[pos_ + 2];
+    pos_ += 3;
+    return v;
+  }
+  // A vector with a `width`-byte big-endian length prefix (TLS's opaque<..>).
+  std::optional<ByteSpan> prefixed(int width) {
+    std::optional<std::uint32_t> n;
+    if (width == 1) {
+      if (auto v = u8()) n = *v;
+    } else if (width == 2) {
+      if (auto v = u16()) n = *v;
+    } else {
+      n = u24();
+    }
+    if (!n) return std::nullopt;
+    return take(*n);
+  }
   std::optional<ByteSpan> take(std::size_t n) {
     if (remaining() < n) return std::nullopt;
     ByteSpan out = data_.subspan(pos_, n);
@@ -78,8 +97,21 @@ class Writer {
   void u32(std::uint32_t v) {
     for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<std::uint8_t>(v >> shift));
   }
+  void u24(std::uint32_t v) {
+    for (int shift = 16; shift >= 0; shift -= 8) out_.push_back(static_cast<std::uint8_t>(v >> shift));
+  }
   void bytes(ByteSpan b) { out_.insert(out_.end(), b.begin(), b.end()); }
   void text(std::string_view s) { bytes(as_bytes(s)); }
+  // Starts a `width`-byte length prefix to be filled by close_prefix() once the body is written.
+  std::size_t open_prefix(int width) {
+    out_.insert(out_.end(), static_cast<std::size_t>(width), 0);
+    return out_.size();
+  }
+  void close_prefix(std::size_t body_start, int width) {
+    std::size_t n = out_.size() - body_start;
+    for (int i = 0; i < width; ++i) out_[body_start - 1 - i] = static_cast<std::uint8_t>(n >> (8 * i));
+  }
+  std::size_t size() const { return out_.size(); }
 
  private:
   Bytes& out_;

@@ -1,0 +1,53 @@
+// The client's check of the server: the certificate chain (CA store + hostname through OpenSSL's
+// X509 APIs) or, for a share link, the pinned SHA-256 of the leaf's SubjectPublicKeyInfo; and the
+// CertificateVerify signature over the transcript (RFC 8446 §4.4.3) with the schemes Chromium
+// offers that libcrypto can check.
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/result.h"
+
+namespace culvert::tls13 {
+
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+
+struct ServerIdentity {
+  std::string host;                                      // name or IP literal checked against the chain
+  std::optional<std::array<std::uint8_t, 32>> spki_pin;  // when set, replaces the CA check
+};
+
+// A CA store loaded once (the system's, or SSL_CERT_FILE / SSL_CERT_DIR when set) and shared by
+// every connection to one server.
+class CertificateVerifier {
+ public:
+  static Result<std::shared_ptr<CertificateVerifier>> create(ServerIdentity identity);
+  ~CertificateVerifier();
+
+  // Checks the chain (leaf first). Errc::pin_mismatch when a pin is set and does not match,
+  // Errc::tls_failed for any other failure. Returns the parsed leaf.
+  Result<X509Ptr> check_chain(const std::vector<Bytes>& chain) const;
+
+ private:
+  explicit CertificateVerifier(ServerIdentity identity) : identity_(std::move(identity)) {}
+  ServerIdentity identity_;
+  X509_STORE* store_ = nullptr;
+};
+
+std::array<std::uint8_t, 32> spki_sha256(X509* cert);
+
+// Verifies a server CertificateVerify. Errc::tls_failed for a bad signature or a scheme that was
+// not offered or does not fit the key.
+Result<void> verify_server_signature(X509* leaf, std::uint16_t scheme, ByteSpan signature, ByteSpan transcript_hash);
+
+}  // namespace culvert::tls13
