@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Captures real browsers' TLS ClientHellos as reference data for the lab's fingerprint rule.
 
-  scripts/capture-client-hellos.py [--count 3] [--out lab/data/clienthello]
+  scripts/capture-client-hellos.py [--count 3] [--browsers chromium,firefox] [--host localhost|127.0.0.1]
+                                   [--out lab/data/clienthello]
 
 Installs nothing itself: needs Debian's `chromium` and `firefox-esr` (scripts/setup.sh --browsers).
 Each browser is started headless with an empty profile against a local TCP listener that records
@@ -42,56 +43,68 @@ def read_client_hello(conn):
                 return data[:off]
 
 
-def capture(name, version, command, count, out_dir):
+def capture(name, version, command, count, out_dir, host="localhost"):
+    """Starts the browser `count` times, each with a fresh profile, and writes each first hello.
+
+    host "localhost" gives a hello with SNI (a site by name); an IP literal gives one without
+    (browsers send no SNI for addresses); the files of the latter are named NAME-VERSION-ip-N.bin.
+    """
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
+    listener.settimeout(1)
     port = listener.getsockname()[1]
     got = []
+    stop = threading.Event()
 
     def accept():
-        listener.settimeout(60)
-        while len(got) < count:
+        while not stop.is_set() and len(got) < count:
             try:
                 conn, _ = listener.accept()
             except socket.timeout:
-                return
+                continue
             with conn:
-                hello = read_client_hello(conn)
+                try:
+                    hello = read_client_hello(conn)
+                except OSError:
+                    continue
                 if hello[:1] == b"\x16":
                     got.append(hello)
 
     thread = threading.Thread(target=accept)
     thread.start()
-    profile = tempfile.mkdtemp(prefix=f"capture-{name}-")
-    procs = []
+    suffix = "" if host == "localhost" else "-ip"
+    written = 0
     try:
-        # One browser start per connection: each is a fresh first contact, as a censor sees it.
+        # One browser start per connection, each with an empty profile: a fresh first contact.
         for i in range(count):
             before = len(got)
-            url = f"https://localhost:{port}/?n={i}"
+            profile = tempfile.mkdtemp(prefix=f"capture-{name}-")
+            url = f"https://{host}:{port}/?n={i}"
             p = subprocess.Popen(command(profile, url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(p)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 30
             while len(got) == before and time.monotonic() < deadline:
-                time.sleep(0.1)
+                time.sleep(0.05)
             p.terminate()
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            shutil.rmtree(profile, ignore_errors=True)
+            # Keep the first hello of this start (a browser may open more than one connection).
+            if len(got) > before:
+                written += 1
+                path = os.path.join(out_dir, f"{name}-{version}{suffix}-{written}.bin")
+                with open(path, "wb") as f:
+                    f.write(got[before])
+                print(f"{path}: {len(got[before])} bytes", flush=True)
     finally:
-        thread.join(70)
+        stop.set()
+        thread.join(5)
         listener.close()
-        shutil.rmtree(profile, ignore_errors=True)
-    for i, hello in enumerate(got):
-        path = os.path.join(out_dir, f"{name}-{version}-{i + 1}.bin")
-        with open(path, "wb") as f:
-            f.write(hello)
-        print(f"{path}: {len(hello)} bytes")
-    return len(got)
+    return written
 
 
 def version_of(binary):
@@ -104,6 +117,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=3)
     ap.add_argument("--browsers", default="chromium,firefox", help="comma-separated: chromium, firefox")
+    ap.add_argument("--host", default="localhost", help="localhost (hello with SNI) or 127.0.0.1 (no SNI)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "lab", "data", "clienthello"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -119,9 +133,9 @@ def main():
     wanted = a.browsers.split(",")
     total = 0
     if "chromium" in wanted:
-        total += capture("chromium", version_of("chromium"), chromium, a.count, a.out)
+        total += capture("chromium", version_of("chromium"), chromium, a.count, a.out, a.host)
     if "firefox" in wanted:
-        total += capture("firefox", version_of("firefox-esr"), firefox, a.count, a.out)
+        total += capture("firefox", version_of("firefox-esr"), firefox, a.count, a.out, a.host)
     if total < len(wanted) * a.count:
         raise SystemExit(f"captured only {total} ClientHellos")
 

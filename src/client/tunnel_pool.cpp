@@ -14,17 +14,14 @@
 
 #include "crypto/crypto.h"
 #include "transport/tls/auth.h"
-#include "transport/tls/tls_stream.h"
 
 namespace culvert {
 
 TunnelPool::TunnelPool(asio::any_io_executor executor, ShareLink link, TunnelPoolOptions options)
     : executor_(std::move(executor)), link_(std::move(link)), options_(options), dial_done_(executor_) {
-  tls_options_.sni = link_.sni;
-  tls_options_.verify_host = link_.sni.empty() ? link_.host : link_.sni;
-  tls_options_.spki_pin = link_.pin;
-  auto ctx = tls::make_client_context(tls_options_);
-  if (ctx) tls_context_ = std::move(*ctx);
+  tls_config_.server_name = link_.sni;
+  auto verifier = tls13::CertificateVerifier::create({link_.sni.empty() ? link_.host : link_.sni, link_.pin});
+  if (verifier) tls_config_.verifier = std::move(*verifier);
 }
 
 std::shared_ptr<mux::Session> TunnelPool::pick() const {
@@ -63,7 +60,7 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::acquire() {
 
 asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel() {
   using namespace asio::experimental::awaitable_operators;
-  if (!tls_context_) co_return fail(Errc::tls_failed);
+  if (!tls_config_.verifier) co_return fail(Errc::tls_failed);
   auto now = std::chrono::steady_clock::now();
   if (now < next_dial_allowed_) {
     asio::steady_timer wait(executor_, next_dial_allowed_);
@@ -96,15 +93,10 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
 
-  SSL* ssl = tls::make_client_ssl(tls_context_.get(), tls_options_);
-  if (!ssl) co_return failed(Errc::tls_failed);
-  auto stream = std::make_unique<tls::TlsStream>(std::move(socket), ssl);
+  auto stream = std::make_unique<tls13::ClientStream>(std::move(socket), tls_config_);
   auto hs = co_await (stream->handshake() || deadline.async_wait(use_tuple));
   if (hs.index() == 1) co_return failed(Errc::timed_out);
-  if (std::get<0>(hs)) {
-    long verify = SSL_get_verify_result(stream->native_handle());
-    co_return failed(verify != X509_V_OK && link_.pin ? Errc::pin_mismatch : Errc::tls_failed);
-  }
+  if (auto ec = std::get<0>(hs)) co_return failed(ec == make_error_code(Errc::pin_mismatch) ? Errc::pin_mismatch : Errc::tls_failed);
   auto exporter = stream->export_key(tls::kExporterLabel);
   if (!exporter) co_return failed(Errc::tls_failed);
 
