@@ -2,6 +2,7 @@
 // request parsers. Run: build/bench/culvert_bench
 #include <benchmark/benchmark.h>
 
+#include "crypto/mlkem768.h"
 #include "inbound/http/codec.h"
 #include "inbound/socks5/codec.h"
 #include "mux/frame.h"
@@ -51,3 +52,17 @@ static void BM_HttpProxyRequest(benchmark::State& state) {
 BENCHMARK(BM_HttpProxyRequest);
 
 }  // namespace culvert
+
+// ML-KEM-768 as the TLS client uses it: a key pair per connection, one decapsulation.
+static void BM_MlKem768KeyGeneration(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(culvert::crypto::mlkem768::generate_key_pair());
+}
+BENCHMARK(BM_MlKem768KeyGeneration);
+
+static void BM_MlKem768Decapsulation(benchmark::State& state) {
+  auto kp = culvert::crypto::mlkem768::generate_key_pair();
+  auto enc = culvert::crypto::mlkem768::encapsulate(kp.encapsulation_key).value();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(culvert::crypto::mlkem768::decapsulate(kp.decapsulation_key, enc.ciphertext));
+}
+BENCHMARK(BM_MlKem768Decapsulation);

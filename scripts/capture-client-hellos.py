@@ -59,7 +59,7 @@ def capture(name, version, command, count, out_dir, host="localhost"):
     stop = threading.Event()
 
     def accept():
-        while not stop.is_set() and len(got) < count:
+        while not stop.is_set():
             try:
                 conn, _ = listener.accept()
             except socket.timeout:

@@ -54,8 +54,7 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
 }
 
 // A certificate for `key` named `cn`, signed by `issuer_key` (self-signed when issuer is null).
-X509Ptr make_certificate(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca,
-                         const char* san) {
+X509Ptr make_certificate(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca, const char* san) {
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(std::rand() & 0xffffff));
@@ -67,7 +66,8 @@ X509Ptr make_certificate(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* 
   X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name);
   X509* signer = issuer ? issuer : cert.get();
   add_extension(cert.get(), signer, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-  add_extension(cert.get(), signer, NID_key_usage, ca ? "critical,keyCertSign" : "critical,digitalSignature,keyEncipherment");
+  add_extension(cert.get(), signer, NID_key_usage,
+                ca ? "critical,keyCertSign" : "critical,digitalSignature,keyEncipherment");
   if (!ca) add_extension(cert.get(), signer, NID_ext_key_usage, "serverAuth");
   if (san) add_extension(cert.get(), signer, NID_subject_alt_name, san);
   X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256());
@@ -77,9 +77,8 @@ X509Ptr make_certificate(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* 
 class Tls13ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("culvert-tls13-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("culvert-tls13-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     auto cert = tls::generate_self_signed("127.0.0.1", 30).value();
     std::ofstream(dir_ / "pinned.pem") << cert.certificate_pem;
@@ -206,7 +205,7 @@ TEST_F(Tls13ClientTest, DefaultHandshakeEchoesOneMebibyteAndAgreesOnTheExporter)
   Bytes data = payload(1 << 20);
   auto out = run({}, pinned(), data);
   ASSERT_FALSE(out.client_error) << out.client_error.message();
-  EXPECT_EQ(out.summary.cipher_suite, 0x1302);  // OpenSSL's server prefers AES-256-GCM
+  EXPECT_EQ(out.summary.cipher_suite, 0x1302);   // OpenSSL's server prefers AES-256-GCM
   EXPECT_EQ(out.summary.group, group::kX25519);  // OpenSSL 3.0 has no X25519MLKEM768
   EXPECT_EQ(out.summary.alpn, "h2");
   EXPECT_FALSE(out.summary.hello_retry);
@@ -286,8 +285,9 @@ TEST_F(Tls13ClientTest, ServerThatOnlySpeaksTls12IsRefused) {
 }
 
 TEST(Tls13ClientHostile, ServerAnsweringWithGarbageFailsCleanly) {
-  for (std::string answer : {std::string("HTTP/1.1 400 Bad Request\r\n\r\n"), std::string("\x16\x03\x03\x00\x02\x02\x00", 7),
-                             std::string("\x16\x03\x03\xff\xff", 5), std::string("\x15\x03\x03\x00\x02\x02\x28", 7)}) {
+  for (std::string answer :
+       {std::string("HTTP/1.1 400 Bad Request\r\n\r\n"), std::string("\x16\x03\x03\x00\x02\x02\x00", 7),
+        std::string("\x16\x03\x03\xff\xff", 5), std::string("\x15\x03\x03\x00\x02\x02\x28", 7)}) {
     asio::io_context io;
     asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     auto port = acceptor.local_endpoint().port();

@@ -142,9 +142,11 @@ TEST(ClientHello, TruncatedAndForeignInputAreReported) {
 TEST(ReferenceFingerprints, CapturedBrowsersParseAndChromiumPermutesExtensions) {
   const auto& refs = reference_fingerprints();
   ASSERT_GE(refs.size(), 6u);
-  std::set<std::string> chromium_ja4, chromium_ja3, firefox_ja4;
+  std::set<std::string> chromium_ja4, chromium_ja3, firefox_ja4, chromium_ip_ja4;
   for (const auto& r : refs) {
-    if (r.name.rfind("chromium", 0) == 0) {
+    if (r.name.find("-ip-") != std::string::npos) {
+      chromium_ip_ja4.insert(r.ja4);  // visiting an IP address: no server_name
+    } else if (r.name.rfind("chromium", 0) == 0) {
       chromium_ja4.insert(r.ja4);
       chromium_ja3.insert(r.ja3);
     } else if (r.name.rfind("firefox", 0) == 0) {
@@ -157,6 +159,10 @@ TEST(ReferenceFingerprints, CapturedBrowsersParseAndChromiumPermutesExtensions) 
   EXPECT_EQ(firefox_ja4.size(), 1u);
   EXPECT_NE(*chromium_ja4.begin(), *firefox_ja4.begin());
   EXPECT_EQ(chromium_ja4.begin()->substr(0, 4), "t13d");
+  // Without SNI the same hello has one extension fewer; the hashed parts are the same.
+  ASSERT_EQ(chromium_ip_ja4.size(), 1u);
+  EXPECT_EQ(chromium_ip_ja4.begin()->substr(0, 4), "t13i");
+  EXPECT_EQ(chromium_ip_ja4.begin()->substr(10), chromium_ja4.begin()->substr(10));
 }
 
 }  // namespace culvert::lab
