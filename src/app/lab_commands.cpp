@@ -1,10 +1,16 @@
 #include "app/lab_commands.h"
 
+#include <arpa/inet.h>
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include "core/await.h"
 
 #include "core/tcp_stream.h"
 #include "lab/client_hello.h"
@@ -13,6 +19,7 @@
 #include "link/share_link.h"
 #include "server/server.h"
 #include "store/memory_user_store.h"
+#include "tls13/client_stream.h"
 #include "transport/tls/certificate.h"
 
 #include <unistd.h>
@@ -316,6 +323,94 @@ int lab_link(LabLinkArgs args) {
             << std::endl;
   running_link = nullptr;
   return 0;
+}
+
+int lab_fetch(const std::string& url, const std::string& connect, int timeout_ms) {
+  constexpr std::string_view kScheme = "https://";
+  if (url.rfind(kScheme, 0) != 0) {
+    std::cerr << "error: the URL must start with https://\n";
+    return 2;
+  }
+  std::string rest = url.substr(kScheme.size());
+  std::size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+  std::string host, connect_host;
+  std::uint16_t port = 443, connect_port = 0;
+  if (authority.find(':') == std::string::npos || (authority.front() == '[' && authority.back() == ']')) {
+    host = authority;
+  } else if (!split_host_port(authority, host, port)) {
+    std::cerr << "error: cannot parse " << authority << "\n";
+    return 2;
+  }
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  connect_host = host;
+  connect_port = port;
+  if (!connect.empty() && !split_host_port(connect, connect_host, connect_port)) {
+    std::cerr << "error: --connect wants HOST:PORT\n";
+    return 2;
+  }
+  auto verifier = tls13::CertificateVerifier::create({host, std::nullopt});
+  if (!verifier) {
+    std::cerr << "error: cannot load the CA store\n";
+    return 1;
+  }
+  tls13::ClientConfig config;
+  unsigned char ip[16];
+  bool literal = inet_pton(AF_INET, host.c_str(), ip) == 1 || inet_pton(AF_INET6, host.c_str(), ip) == 1;
+  if (!literal) config.server_name = host;  // browsers send no SNI for addresses
+  config.verifier = *verifier;
+
+  asio::io_context io;
+  int status = 1;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::resolver resolver(io);
+        auto [rec, results] = co_await resolver.async_resolve(connect_host, std::to_string(connect_port), use_tuple);
+        if (rec) {
+          std::cerr << "error: cannot resolve " << connect_host << "\n";
+          co_return;
+        }
+        asio::ip::tcp::socket socket(io);
+        auto [cec, endpoint] = co_await asio::async_connect(socket, results, use_tuple);
+        if (cec) {
+          std::cerr << "error: connect: " << cec.message() << "\n";
+          co_return;
+        }
+        tls13::ClientStream tls(std::move(socket), config);
+        if (auto ec = co_await tls.handshake()) {
+          std::cerr << "error: TLS handshake: " << ec.message() << "\n";
+          co_return;
+        }
+        const auto& s = tls.summary();
+        std::cerr << "tls13 suite=0x" << std::hex << s.cipher_suite << " group=0x" << s.group << std::dec
+                  << " alpn=" << (s.alpn.empty() ? "-" : s.alpn) << " hello_retry=" << (s.hello_retry ? "yes" : "no")
+                  << " compressed_certificate=" << (s.compressed_certificate ? "yes" : "no") << "\n";
+        if (s.alpn == "h2") {
+          std::cerr << "error: the server chose HTTP/2, which this tool does not speak\n";
+          co_return;
+        }
+        std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + authority + "\r\nConnection: close\r\n\r\n";
+        if (co_await tls.write_all(asio::buffer(request))) co_return;
+        std::vector<char> buf(16384);
+        for (;;) {
+          auto [ec, n] = co_await tls.read_some(asio::buffer(buf));
+          std::cout.write(buf.data(), static_cast<std::streamsize>(n));
+          if (ec == asio::error::eof) {
+            status = 0;
+            break;
+          }
+          if (ec) {
+            std::cerr << "error: " << ec.message() << "\n";
+            break;
+          }
+        }
+      },
+      asio::detached);
+  io.run_for(std::chrono::milliseconds(timeout_ms));
+  std::cout.flush();
+  return status;
 }
 
 }  // namespace culvert::app

@@ -34,6 +34,11 @@ int lab_probe(const LabProbeArgs& args);
 // Probes a Culvert server and a reference with the same cover but no users; pass/fail table.
 int lab_audit(const LabProbeArgs& args);
 
+// GET over Culvert's own TLS 1.3 client (Chromium's ClientHello): checks that it interoperates
+// with real servers. Prints the handshake summary to stderr and the raw response to stdout.
+// `connect` (HOST:PORT) overrides where to connect; the URL's host is the SNI and checked name.
+int lab_fetch(const std::string& url, const std::string& connect, int timeout_ms);
+
 struct LabLinkArgs {
   lab::LinkOptions options;
   double delay_ms = 0;  // one way, both directions

@@ -66,6 +66,13 @@ int main(int argc, char** argv) {
   classify_cmd->add_option("--blocklist", blocklist, "Blocked names, one per line");
   auto* fingerprint_cmd = lab->add_subcommand("fingerprint", "Print SNI, JA3 and JA4 of a raw ClientHello");
   fingerprint_cmd->add_option("file", file, "Raw TLS record bytes starting with a ClientHello")->required();
+  std::string fetch_url, fetch_connect;
+  int fetch_timeout_ms = 10000;
+  auto* fetch_cmd =
+      lab->add_subcommand("fetch", "GET an https:// URL with Culvert's own TLS client (Chromium's hello)");
+  fetch_cmd->add_option("url", fetch_url, "https://HOST[:PORT]/PATH")->required();
+  fetch_cmd->add_option("--connect", fetch_connect, "HOST:PORT to connect to instead of the URL's");
+  fetch_cmd->add_option("--timeout-ms", fetch_timeout_ms, "Give up after this long");
   LabRelayArgs relay_args;
   auto* relay_cmd = lab->add_subcommand("relay", "Relay TCP through the censor: classify, report, block");
   relay_cmd->add_option("--listen", relay_args.options.listen, "Address to accept on")->capture_default_str();
@@ -122,6 +129,7 @@ int main(int argc, char** argv) {
 
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(file);
+  if (fetch_cmd->parsed()) return lab_fetch(fetch_url, fetch_connect, fetch_timeout_ms);
   if (relay_cmd->parsed()) return lab_relay(relay_args);
 
   if (init_cmd->parsed()) {

@@ -1,0 +1,129 @@
+"""Culvert's own TLS 1.3 client (`culvert lab fetch`) against real servers: `openssl s_server` and
+nginx, each with a certificate chain signed by a test CA, checked by name; a HelloRetryRequest when
+the server wants P-256; refusal of a wrong name and of an untrusted CA."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import free_port, run
+
+
+def wait_for_port(port, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Interop(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="culvert-interop-")
+        t = cls.tmp
+
+        def openssl(*args):
+            subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=t)
+
+        # A test CA and an RSA leaf for "localhost" (RSA-PSS CertificateVerify), chain file leaf+CA.
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                "-subj", "/CN=Interop Test CA", "-keyout", "ca.key", "-out", "ca.pem")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "leaf.key",
+                "-out", "leaf.csr")
+        with open(os.path.join(t, "ext.cnf"), "w") as f:
+            f.write("subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n")
+        openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "2", "-extfile", "ext.cnf", "-out", "leaf.pem")
+        with open(os.path.join(t, "chain.pem"), "w") as out:
+            for name in ("leaf.pem", "ca.pem"):
+                with open(os.path.join(t, name)) as f:
+                    out.write(f.read())
+        cls.env = dict(os.environ, SSL_CERT_FILE=os.path.join(t, "ca.pem"))
+
+        www = os.path.join(t, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("<!DOCTYPE html><title>Interop</title><p>served by nginx over TLS 1.3</p>\n")
+        cls.nginx_port = free_port()
+        user = "user root;" if os.geteuid() == 0 else ""
+        with open(os.path.join(t, "nginx.conf"), "w") as f:
+            f.write(f"""{user}
+worker_processes 1;
+daemon off;
+pid {t}/nginx.pid;
+error_log {t}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/fcgi;
+  uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
+  server {{
+    listen 127.0.0.1:{cls.nginx_port} ssl;
+    ssl_certificate {t}/chain.pem;
+    ssl_certificate_key {t}/leaf.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    root {www};
+  }}
+}}
+""")
+        cls.nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", os.path.join(t, "nginx.conf"),
+                                      "-p", t], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for_port(cls.nginx_port), "nginx did not start"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.terminate()
+        cls.nginx.wait(10)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def fetch(self, url, connect, env=None):
+        return subprocess.run([os.environ["CULVERT_BIN"], "lab", "fetch", url, "--connect", connect],
+                              capture_output=True, env=env or self.env, timeout=30)
+
+    def s_server(self, *extra):
+        port = free_port()
+        p = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", "leaf.pem",
+                              "-key", "leaf.key", "-CAfile", "ca.pem", "-www", "-tls1_3", "-quiet"] + list(extra),
+                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (p.terminate(), p.wait(10)))
+        self.assertTrue(wait_for_port(port))
+        return port
+
+    def test_nginx_serves_its_page_to_the_own_client(self):
+        r = self.fetch(f"https://localhost:{self.nginx_port}/", f"127.0.0.1:{self.nginx_port}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"HTTP/1.1 200 OK", r.stdout)
+        self.assertIn(b"served by nginx over TLS 1.3", r.stdout)
+        self.assertIn(b"group=0x1d", r.stderr)  # Debian 12's nginx (OpenSSL 3.0) picks X25519
+
+    def test_openssl_s_server_answers_and_a_retry_to_p256_works(self):
+        port = self.s_server()
+        r = self.fetch(f"https://localhost:{port}/", f"127.0.0.1:{port}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"HTTP/1.0 200 ok", r.stdout)
+        self.assertIn(b"hello_retry=no", r.stderr)
+        port = self.s_server("-groups", "P-256")
+        r = self.fetch(f"https://localhost:{port}/", f"127.0.0.1:{port}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"hello_retry=yes", r.stderr)
+        self.assertIn(b"group=0x17", r.stderr)
+
+    def test_wrong_name_and_untrusted_ca_are_refused(self):
+        r = self.fetch(f"https://example.org:{self.nginx_port}/", f"127.0.0.1:{self.nginx_port}")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"TLS handshake", r.stderr)
+        system = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
+        r = self.fetch(f"https://localhost:{self.nginx_port}/", f"127.0.0.1:{self.nginx_port}", env=system)
+        self.assertNotEqual(r.returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
