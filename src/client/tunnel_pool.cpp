@@ -96,7 +96,8 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   auto stream = std::make_unique<tls13::ClientStream>(std::move(socket), tls_config_);
   auto hs = co_await (stream->handshake() || deadline.async_wait(use_tuple));
   if (hs.index() == 1) co_return failed(Errc::timed_out);
-  if (auto ec = std::get<0>(hs)) co_return failed(ec == make_error_code(Errc::pin_mismatch) ? Errc::pin_mismatch : Errc::tls_failed);
+  if (auto ec = std::get<0>(hs))
+    co_return failed(ec == make_error_code(Errc::pin_mismatch) ? Errc::pin_mismatch : Errc::tls_failed);
   auto exporter = stream->export_key(tls::kExporterLabel);
   if (!exporter) co_return failed(Errc::tls_failed);
 

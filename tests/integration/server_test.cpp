@@ -19,6 +19,7 @@
 #include "core/tcp_stream.h"
 #include "mux/frame.h"
 #include "store/memory_user_store.h"
+#include "tls13/client_stream.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/certificate.h"
 #include "transport/tls/tls_stream.h"
@@ -44,9 +45,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(server_->start(message)) << message;
     port_ = server_->local_endpoint().port();
 
-    client_options_.verify_host = "127.0.0.1";
-    client_options_.spki_pin = pin_;
-    client_ctx_ = tls::make_client_context(client_options_).value();
+    client_config_.verifier = tls13::CertificateVerifier::create({"127.0.0.1", pin_}).value();
 
     // A local echo origin for streams to reach.
     echo_.open(asio::ip::tcp::v4());
@@ -90,12 +89,11 @@ class ServerTest : public ::testing::Test {
     }
   }
 
-  asio::awaitable<std::unique_ptr<tls::TlsStream>> connect() {
+  asio::awaitable<std::unique_ptr<tls13::ClientStream>> connect() {
     asio::ip::tcp::socket socket(io_);
     auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port_}, use_tuple);
     EXPECT_FALSE(ec);
-    auto tls =
-        std::make_unique<tls::TlsStream>(std::move(socket), tls::make_client_ssl(client_ctx_.get(), client_options_));
+    auto tls = std::make_unique<tls13::ClientStream>(std::move(socket), client_config_);
     auto hs = co_await tls->handshake();
     EXPECT_FALSE(hs) << hs.message();
     co_return tls;
@@ -110,7 +108,7 @@ class ServerTest : public ::testing::Test {
   }
 
   // Authenticates `tls` as `user` and opens stream `id` carrying `data`, all in the first record.
-  asio::awaitable<std::error_code> open_tunnel(tls::TlsStream& tls, const User& user, std::uint32_t id,
+  asio::awaitable<std::error_code> open_tunnel(tls13::ClientStream& tls, const User& user, std::uint32_t id,
                                                std::string_view data) {
     auto exporter = tls.export_key(tls::kExporterLabel).value();
     Bytes first = tls::make_preamble(user.credential, exporter, mux::kVersion);
@@ -181,8 +179,7 @@ class ServerTest : public ::testing::Test {
   User alice_;
   std::unique_ptr<Server> server_;
   std::uint16_t port_ = 0;
-  tls::ClientTlsOptions client_options_;
-  tls::SslCtxPtr client_ctx_;
+  tls13::ClientConfig client_config_;
   asio::ip::tcp::acceptor echo_{io_};
 };
 

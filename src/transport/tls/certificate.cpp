@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "crypto/crypto.h"
+#include "tls13/certificate_check.h"
 #include "transport/tls/context.h"
 
 namespace culvert::tls {
@@ -64,7 +65,7 @@ Result<GeneratedCertificate> generate_self_signed(const std::string& name, int v
   PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   out.certificate_pem = bio_to_string(cert_bio.get());
   out.key_pem = bio_to_string(key_bio.get());
-  out.spki_sha256 = spki_sha256(cert.get());
+  out.spki_sha256 = tls13::spki_sha256(cert.get());
   return out;
 }
 
@@ -74,7 +75,7 @@ Result<std::array<std::uint8_t, 32>> spki_sha256_of_file(const std::string& pem_
   X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
   std::fclose(f);
   if (!cert) return fail(Errc::bad_config);
-  auto hash = spki_sha256(cert);
+  auto hash = tls13::spki_sha256(cert);
   X509_free(cert);
   return hash;
 }

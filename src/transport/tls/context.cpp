@@ -1,11 +1,5 @@
 #include "transport/tls/context.h"
 
-#include <arpa/inet.h>
-#include <openssl/x509v3.h>
-
-#include "crypto/crypto.h"
-#include "transport/tls/client_hello_profile.h"
-
 namespace culvert::tls {
 namespace {
 
@@ -20,28 +14,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_OK;
 }
 
-// Checked by OpenSSL during the handshake, so a wrong server never sees a byte from us.
-int verify_pin(int preverified, X509_STORE_CTX* store) {
-  SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  const auto* pin = static_cast<const std::array<std::uint8_t, 32>*>(SSL_get_app_data(ssl));
-  if (!pin) return preverified;
-  // Only the leaf certificate matters for a pin; the rest of the chain is not trusted or checked.
-  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
-  X509* leaf = X509_STORE_CTX_get_current_cert(store);
-  auto hash = spki_sha256(leaf);
-  return crypto::equal_constant_time(hash, *pin) ? 1 : 0;
-}
-
 }  // namespace
-
-std::array<std::uint8_t, 32> spki_sha256(X509* cert) {
-  unsigned char* der = nullptr;
-  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-  std::array<std::uint8_t, 32> out{};
-  if (len > 0) out = crypto::sha256({der, static_cast<std::size_t>(len)});
-  OPENSSL_free(der);
-  return out;
-}
 
 Result<ServerContext> make_server_context(const ServerTlsOptions& options) {
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
@@ -61,38 +34,6 @@ Result<ServerContext> make_server_context(const ServerTlsOptions& options) {
   }
   SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, wire.get());
   return ServerContext{std::move(ctx), std::move(wire)};
-}
-
-Result<SslCtxPtr> make_client_context(const ClientTlsOptions& options) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx || !apply_client_hello_profile(ctx.get())) return fail(Errc::tls_failed);
-  if (options.spki_pin) {
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, verify_pin);
-  } else {
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) return fail(Errc::tls_failed);
-  }
-  return ctx;
-}
-
-SSL* make_client_ssl(SSL_CTX* ctx, const ClientTlsOptions& options) {
-  SSL* ssl = SSL_new(ctx);
-  if (!ssl) return nullptr;
-  SSL_set_connect_state(ssl);
-  if (!options.sni.empty()) SSL_set_tlsext_host_name(ssl, options.sni.c_str());
-  if (options.spki_pin) {
-    SSL_set_app_data(ssl, static_cast<void*>(const_cast<std::array<std::uint8_t, 32>*>(&*options.spki_pin)));
-  } else {
-    unsigned char buf[16];
-    const std::string& host = options.verify_host;
-    bool is_ip = inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-    if (is_ip) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
-    } else {
-      SSL_set1_host(ssl, host.c_str());
-    }
-  }
-  return ssl;
 }
 
 }  // namespace culvert::tls

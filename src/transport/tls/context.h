@@ -1,5 +1,5 @@
-// TLS contexts for both roles, and the client's server check (CA chain + hostname, or a pinned
-// SPKI SHA-256). Contexts are created at startup; failures are startup errors.
+// The server's TLS context (OpenSSL). Clients use Culvert's own TLS 1.3 client (src/tls13/).
+// Contexts are created at startup; failures are startup errors.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -31,17 +31,5 @@ struct ServerContext {
   std::unique_ptr<std::vector<unsigned char>> alpn_wire;
 };
 Result<ServerContext> make_server_context(const ServerTlsOptions& options);
-
-struct ClientTlsOptions {
-  std::string sni;          // empty: no SNI
-  std::string verify_host;  // name or IP checked against the certificate when no pin is given
-  std::optional<std::array<std::uint8_t, 32>> spki_pin;
-};
-// A context for one server; make_client_ssl() then creates the SSL for each connection.
-Result<SslCtxPtr> make_client_context(const ClientTlsOptions& options);
-SSL* make_client_ssl(SSL_CTX* ctx, const ClientTlsOptions& options);
-
-// SHA-256 over the DER SubjectPublicKeyInfo of `cert`.
-std::array<std::uint8_t, 32> spki_sha256(X509* cert);
 
 }  // namespace culvert::tls
