@@ -44,6 +44,15 @@ constexpr std::array<std::uint16_t, kPermutedExtensions> kPermuted = {ext::kServ
                                                                       ext::kEncryptedClientHello,
                                                                       ext::kTrustAnchors};
 
+// A u16-length list of u16 values with a GREASE value first, as Chromium writes its lists.
+template <std::size_t N>
+void write_list_after_grease(Writer& w, std::uint16_t grease, const std::array<std::uint16_t, N>& values) {
+  std::size_t list = w.open_prefix(2);
+  w.u16(grease);
+  for (auto v : values) w.u16(v);
+  w.close_prefix(list, 2);
+}
+
 void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& spec, const HelloRandomness& r) {
   switch (type) {
     case ext::kServerName: {
@@ -62,13 +71,9 @@ void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& 
     case ext::kRenegotiationInfo:
       w.u8(0);
       break;
-    case ext::kSupportedGroups: {
-      std::size_t list = w.open_prefix(2);
-      w.u16(grease_value(r, kGreaseGroup));
-      for (auto g : kGroups) w.u16(g);
-      w.close_prefix(list, 2);
+    case ext::kSupportedGroups:
+      write_list_after_grease(w, grease_value(r, kGreaseGroup), kGroups);
       break;
-    }
     case ext::kEcPointFormats:
       w.u8(1);
       w.u8(0);  // uncompressed
@@ -87,13 +92,9 @@ void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& 
       w.u16(0);
       w.u16(0);
       break;
-    case ext::kSignatureAlgorithms: {
-      std::size_t list = w.open_prefix(2);
-      w.u16(grease_value(r, kGreaseSignatureAlgorithm));
-      for (auto s : kSignatureAlgorithms) w.u16(s);
-      w.close_prefix(list, 2);
+    case ext::kSignatureAlgorithms:
+      write_list_after_grease(w, grease_value(r, kGreaseSignatureAlgorithm), kSignatureAlgorithms);
       break;
-    }
     case ext::kKeyShare: {
       std::size_t list = w.open_prefix(2);
       if (!spec.after_retry) {

@@ -34,15 +34,6 @@ bool offered_suite(std::uint16_t id) { return find_cipher_suite(id) != nullptr; 
 
 bool offered_group(std::uint16_t g) { return std::find(kGroups.begin(), kGroups.end(), g) != kGroups.end(); }
 
-Bytes handshake_message(std::uint8_t type, ByteSpan body) {
-  Bytes out;
-  Writer w(out);
-  w.u8(type);
-  w.u24(static_cast<std::uint32_t>(body.size()));
-  w.bytes(body);
-  return out;
-}
-
 }  // namespace
 
 ClientStream::ClientStream(asio::ip::tcp::socket socket, ClientConfig config)
@@ -176,7 +167,7 @@ asio::awaitable<std::error_code> ClientStream::run_handshake() {
       co_return co_await fail_handshake(alert::kIllegalParameter, Errc::tls_failed);
     // Transcript: message_hash(Hash(ClientHello1)) || HelloRetryRequest || ClientHello2.
     Bytes first_hash = hash(*suite_, transcript_);
-    transcript_ = handshake_message(msg::kMessageHash, first_hash);
+    transcript_ = encode_handshake_message(msg::kMessageHash, first_hash);
     transcript_.insert(transcript_.end(), message->raw.begin(), message->raw.end());
     spec.after_retry = true;
     spec.cookie = server_hello->cookie;
@@ -286,8 +277,8 @@ asio::awaitable<std::error_code> ClientStream::run_handshake() {
   // Our flight: ChangeCipherSpec (compatibility mode, once) and Finished under the handshake keys.
   Bytes flight;
   if (!sent_change_cipher_spec) flight.assign(std::begin(kChangeCipherSpecRecord), std::end(kChangeCipherSpecRecord));
-  Bytes finished =
-      handshake_message(msg::kFinished, finished_mac(*suite_, secrets.client_handshake_traffic, transcript_hash()));
+  Bytes finished = encode_handshake_message(msg::kFinished,
+                                            finished_mac(*suite_, secrets.client_handshake_traffic, transcript_hash()));
   RecordProtection client_handshake(*suite_, secrets.client_handshake_traffic, true);
   client_handshake.seal(kHandshake, finished, flight);
   if (auto ec = co_await write_raw(flight)) co_return ec;

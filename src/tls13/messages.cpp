@@ -1,6 +1,7 @@
 #include "tls13/messages.h"
 
 #include <brotli/decode.h>
+#include <brotli/encode.h>
 
 #include <algorithm>
 
@@ -187,6 +188,46 @@ Result<void> parse_new_session_ticket(ByteSpan body) {
 Result<bool> parse_key_update(ByteSpan body) {
   if (body.size() != 1 || body[0] > 1) return fail(Errc::malformed);
   return body[0] == 1;
+}
+
+Bytes encode_handshake_message(std::uint8_t type, ByteSpan body) {
+  Bytes out;
+  Writer w(out);
+  w.u8(type);
+  w.u24(static_cast<std::uint32_t>(body.size()));
+  w.bytes(body);
+  return out;
+}
+
+Bytes encode_certificate(const std::vector<Bytes>& chain) {
+  Bytes out;
+  Writer w(out);
+  w.u8(0);  // empty certificate_request_context
+  std::size_t list = w.open_prefix(3);
+  for (const auto& der : chain) {
+    std::size_t entry = w.open_prefix(3);
+    w.bytes(der);
+    w.close_prefix(entry, 3);
+    w.u16(0);
+  }
+  w.close_prefix(list, 3);
+  return out;
+}
+
+Bytes compress_certificate(ByteSpan certificate_body) {
+  std::size_t size = BrotliEncoderMaxCompressedSize(certificate_body.size());
+  Bytes packed(size);
+  if (!BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC,
+                             certificate_body.size(), certificate_body.data(), &size, packed.data()))
+    return {};
+  packed.resize(size);
+  Bytes out;
+  Writer w(out);
+  w.u16(2);  // brotli
+  w.u24(static_cast<std::uint32_t>(certificate_body.size()));
+  w.u24(static_cast<std::uint32_t>(packed.size()));
+  w.bytes(packed);
+  return out;
 }
 
 }  // namespace culvert::tls13

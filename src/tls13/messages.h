@@ -1,7 +1,8 @@
 // Parsers for the TLS 1.3 handshake messages a client receives (RFC 8446 §4), and the framer that
 // cuts a stream of handshake-record plaintext into messages. Every parser takes the message body
 // (after the 4-byte header), checks every length, and reports malformed or unexpected content as
-// an error; none allocates more than the input justifies. Pure code: no I/O.
+// an error; none allocates more than the input justifies. Also the encoders of the same messages.
+// Pure code: no I/O.
 #pragma once
 
 #include <array>
@@ -84,6 +85,13 @@ Result<CertificateVerify> parse_certificate_verify(ByteSpan body);
 Result<void> parse_new_session_ticket(ByteSpan body);
 // KeyUpdate: returns whether the peer asks us to update too.
 Result<bool> parse_key_update(ByteSpan body);
+
+// Encoders, for our own flight (Finished) and for servers built on this code (tests, tools).
+Bytes encode_handshake_message(std::uint8_t type, ByteSpan body);
+// A Certificate body for a chain of DER certificates, leaf first, no extensions.
+Bytes encode_certificate(const std::vector<Bytes>& chain);
+// A CompressedCertificate body (RFC 8879, brotli) carrying a Certificate body.
+Bytes compress_certificate(ByteSpan certificate_body);
 
 // The SHA-256 of the special "HelloRetryRequest" random value (RFC 8446 §4.1.3).
 extern const std::array<std::uint8_t, 32> kHelloRetryRequestRandom;

@@ -6,7 +6,9 @@ import hashlib
 import http.server
 import os
 import random
+import re
 import select
+import shutil
 import signal
 import socket
 import socketserver
@@ -187,3 +189,44 @@ def http_get_body(sock, path, host="localhost"):
     if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n")[0]:
         raise ConnectionError("bad response head %r" % head[:80])
     return body
+
+
+def start_nginx(tmp, server_block, http_extra=""):
+    """Runs Debian's nginx in the foreground from a config in `tmp` holding `server_block`; returns
+    the process once `listen` accepts. The caller terminates it."""
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""{user}
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 128; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  {http_extra}
+  server {{ {server_block} }}
+}}
+""")
+    port = int(re.search(r"listen 127\.0\.0\.1:(\d+)", server_block).group(1))
+    proc = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf, "-p", tmp],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_for_port(port):
+        proc.terminate()
+        raise RuntimeError("nginx did not start")
+    return proc
+
+
+def wait_for_port(port, seconds=10):
+    """True once 127.0.0.1:port accepts a connection, False after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False

@@ -14,7 +14,8 @@ import time
 import unittest
 import zlib
 
-from harness import MIB, Origin, Process, free_port, http_get_body, pattern, recv_exact, run, sha, socks5_connect
+from harness import (MIB, Origin, Process, free_port, http_get_body, pattern, recv_exact, run, sha, socks5_connect,
+                     start_nginx)
 
 
 def write_terminal_qr_as_png(rows, path, scale=6):
@@ -332,34 +333,8 @@ class UpstreamCover(unittest.TestCase):
         with open(os.path.join(www, "index.html"), "w") as f:
             f.write("<!DOCTYPE html><title>Upstream</title><p>served by the upstream web server</p>\n")
         cls.nginx_port = free_port()
-        conf = os.path.join(cls.tmp, "nginx.conf")
-        t = cls.tmp
-        user = "user root;" if os.geteuid() == 0 else ""
-        with open(conf, "w") as f:
-            f.write(f"""{user}
-worker_processes 1;
-daemon off;
-pid {t}/nginx.pid;
-error_log {t}/error.log;
-events {{ worker_connections 128; }}
-http {{
-  access_log off;
-  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/fcgi;
-  uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
-  client_header_timeout {cls.HEADER_TIMEOUT}s;
-  keepalive_timeout {cls.HEADER_TIMEOUT}s;
-  server {{ listen 127.0.0.1:{cls.nginx_port}; root {www}; }}
-}}
-""")
-        cls.nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf, "-p", cls.tmp],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", cls.nginx_port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        cls.nginx = start_nginx(cls.tmp, f"listen 127.0.0.1:{cls.nginx_port}; root {www};",
+                                f"client_header_timeout {cls.HEADER_TIMEOUT}s; keepalive_timeout {cls.HEADER_TIMEOUT}s;")
         cls.port = free_port()
         d = os.path.join(cls.tmp, "server")
         init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{cls.port}", "--public-host", "127.0.0.1",

@@ -3,24 +3,11 @@ nginx, each with a certificate chain signed by a test CA, checked by name; a Hel
 the server wants P-256; refusal of a wrong name and of an untrusted CA."""
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import unittest
 
-from harness import free_port, run
-
-
-def wait_for_port(port, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+from harness import free_port, start_nginx, wait_for_port
 
 
 class Interop(unittest.TestCase):
@@ -52,30 +39,8 @@ class Interop(unittest.TestCase):
         with open(os.path.join(www, "index.html"), "w") as f:
             f.write("<!DOCTYPE html><title>Interop</title><p>served by nginx over TLS 1.3</p>\n")
         cls.nginx_port = free_port()
-        user = "user root;" if os.geteuid() == 0 else ""
-        with open(os.path.join(t, "nginx.conf"), "w") as f:
-            f.write(f"""{user}
-worker_processes 1;
-daemon off;
-pid {t}/nginx.pid;
-error_log {t}/error.log;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {t}/body; proxy_temp_path {t}/proxy; fastcgi_temp_path {t}/fcgi;
-  uwsgi_temp_path {t}/uwsgi; scgi_temp_path {t}/scgi;
-  server {{
-    listen 127.0.0.1:{cls.nginx_port} ssl;
-    ssl_certificate {t}/chain.pem;
-    ssl_certificate_key {t}/leaf.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    root {www};
-  }}
-}}
-""")
-        cls.nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", os.path.join(t, "nginx.conf"),
-                                      "-p", t], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_for_port(cls.nginx_port), "nginx did not start"
+        cls.nginx = start_nginx(t, f"""listen 127.0.0.1:{cls.nginx_port} ssl; root {www};
+    ssl_certificate {t}/chain.pem; ssl_certificate_key {t}/leaf.key; ssl_protocols TLSv1.2 TLSv1.3;""")
 
     @classmethod
     def tearDownClass(cls):

@@ -2,7 +2,6 @@
 // records, ML-KEM encapsulation): what no server on Debian 12 can do — choose X25519MLKEM768, send
 // a brotli CompressedCertificate — and what a broken or hostile server does wrong (a bad Finished,
 // an unsolicited extension, a share for a group never offered, ALPS).
-#include <brotli/encode.h>
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 
@@ -28,15 +27,6 @@ struct Script {
   bool alps = false;
   bool share_for_unoffered_group = false;  // P-256 share without a HelloRetryRequest
 };
-
-Bytes message(std::uint8_t type, ByteSpan body) {
-  Bytes out;
-  Writer w(out);
-  w.u8(type);
-  w.u24(static_cast<std::uint32_t>(body.size()));
-  w.bytes(body);
-  return out;
-}
 
 class ScriptedServer {
  public:
@@ -119,7 +109,7 @@ class ScriptedServer {
     w.u16(static_cast<std::uint16_t>(server_share.size()));
     w.bytes(server_share);
     w.close_prefix(exts, 2);
-    Bytes sh = message(msg::kServerHello, sh_body);
+    Bytes sh = encode_handshake_message(msg::kServerHello, sh_body);
     Bytes transcript = hello;
     transcript.insert(transcript.end(), sh.begin(), sh.end());
     auto secrets = derive_handshake_secrets(suite, shared, hash(suite, transcript));
@@ -152,32 +142,13 @@ class ScriptedServer {
       ee.u16(0);
     }
     ee.close_prefix(ee_list, 2);
-    add(message(msg::kEncryptedExtensions, ee_body));
+    add(encode_handshake_message(msg::kEncryptedExtensions, ee_body));
 
-    Bytes cert_body;
-    Writer c(cert_body);
-    c.u8(0);
-    std::size_t list = c.open_prefix(3);
-    std::size_t entry = c.open_prefix(3);
-    c.bytes(certificate_der_);
-    c.close_prefix(entry, 3);
-    c.u16(0);
-    c.close_prefix(list, 3);
+    Bytes cert_body = encode_certificate({certificate_der_});
     if (script_.compress_certificate) {
-      std::size_t max = BrotliEncoderMaxCompressedSize(cert_body.size());
-      Bytes packed(max);
-      BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC, cert_body.size(),
-                            cert_body.data(), &max, packed.data());
-      packed.resize(max);
-      Bytes compressed;
-      Writer z(compressed);
-      z.u16(2);
-      z.u24(static_cast<std::uint32_t>(cert_body.size()));
-      z.u24(static_cast<std::uint32_t>(packed.size()));
-      z.bytes(packed);
-      add(message(msg::kCompressedCertificate, compressed));
+      add(encode_handshake_message(msg::kCompressedCertificate, compress_certificate(cert_body)));
     } else {
-      add(message(msg::kCertificate, cert_body));
+      add(encode_handshake_message(msg::kCertificate, cert_body));
     }
 
     Bytes content(64, 0x20);
@@ -199,11 +170,11 @@ class ScriptedServer {
     v.u16(0x0403);
     v.u16(static_cast<std::uint16_t>(signature.size()));
     v.bytes(signature);
-    add(message(msg::kCertificateVerify, cv_body));
+    add(encode_handshake_message(msg::kCertificateVerify, cv_body));
 
     Bytes verify_data = finished_mac(suite, secrets.server_handshake_traffic, hash(suite, transcript));
     if (script_.corrupt_finished) verify_data[0] ^= 1;
-    add(message(msg::kFinished, verify_data));
+    add(encode_handshake_message(msg::kFinished, verify_data));
     seal.seal(kHandshake, encrypted_messages, flight);
     co_await asio::async_write(socket, asio::buffer(flight), use_tuple);
 
