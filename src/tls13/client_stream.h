@@ -21,13 +21,23 @@
 #include "tls13/key_share.h"
 #include "tls13/messages.h"
 #include "tls13/record.h"
+#include "tls13/record_channel.h"
 
 namespace culvert::tls13 {
 
+// The borrowed-site transport: authenticate inside the ClientHello (borrow_auth.h). The server is
+// then proven by the key schedule, not by its certificate.
+struct BorrowCredentials {
+  std::array<std::uint8_t, 32> server_public_key{};
+  std::array<std::uint8_t, 8> key_id{};
+  std::array<std::uint8_t, 32> secret{};
+};
+
 struct ClientConfig {
-  std::string server_name;  // SNI; empty sends none
-  std::shared_ptr<const CertificateVerifier> verifier;
+  std::string server_name;                              // SNI; empty sends none
+  std::shared_ptr<const CertificateVerifier> verifier;  // required unless `borrow` is set
   std::vector<std::string> alpn = {"h2", "http/1.1"};
+  std::optional<BorrowCredentials> borrow;
 };
 
 // What a finished handshake agreed on, for logs and tests.
@@ -47,57 +57,29 @@ class ClientStream final : public ByteStream {
   // Runs the handshake; no time limit of its own. Errc::pin_mismatch when the pinned key differs.
   asio::awaitable<std::error_code> handshake();
 
-  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
-  asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override;
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override { return channel_.read_some(buffer); }
+  asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override { return channel_.write_all(buffer); }
   // Sends close_notify and a TCP FIN; reading goes on.
-  asio::awaitable<void> shutdown_send() override;
-  void close() override;
+  asio::awaitable<void> shutdown_send() override { return channel_.shutdown_send(); }
+  void close() override { channel_.close(); }
 
   // RFC 8446 §7.5 exporter with an empty context, 32 bytes.
   Result<std::array<std::uint8_t, 32>> export_key(std::string_view label) const;
   const HandshakeSummary& summary() const { return summary_; }
   // Asks the peer for new keys on the next write (KeyUpdate with update_requested).
-  void request_key_update() {
-    key_update_to_send_ = true;
-    want_peer_update_ = true;
-  }
-  asio::ip::tcp::socket& socket() { return socket_; }
+  void request_key_update() { channel_.request_key_update(); }
+  asio::ip::tcp::socket& socket() { return channel_.socket(); }
 
  private:
-  struct Record {
-    std::uint8_t type;
-    ByteSpan plaintext;
-  };
-  asio::awaitable<Result<Record>> next_record();
-  asio::awaitable<Result<HandshakeMessage>> next_handshake_message();
-  asio::awaitable<std::error_code> write_raw(ByteSpan bytes);
-  asio::awaitable<std::error_code> fail_handshake(std::uint8_t alert, Errc error);
   asio::awaitable<std::error_code> run_handshake();
-  Result<void> handle_post_handshake(const HandshakeMessage& message);
   Bytes transcript_hash() const;
-  void queue_alert(std::uint8_t description, Bytes& out);
 
-  asio::ip::tcp::socket socket_;
+  RecordChannel channel_;
   ClientConfig config_;
   HandshakeSummary summary_;
   const CipherSuite* suite_ = nullptr;
   Bytes transcript_;
-  std::unique_ptr<RecordProtection> read_protection_;
-  std::unique_ptr<RecordProtection> write_protection_;
   Bytes exporter_master_;
-  HandshakeFramer framer_;
-
-  Bytes input_;                  // raw bytes from the socket
-  std::size_t input_start_ = 0;  // first unconsumed byte of input_
-  Bytes pending_;                // application plaintext not yet returned
-  std::size_t pending_start_ = 0;
-  Bytes write_buffer_;
-
-  bool handshake_done_ = false;
-  bool peer_closed_ = false;
-  bool sent_close_notify_ = false;
-  bool key_update_to_send_ = false;
-  bool want_peer_update_ = false;
 };
 
 }  // namespace culvert::tls13

@@ -1,0 +1,95 @@
+// RecordChannel: the TLS 1.3 record I/O that both ends of a connection share, over a TCP socket.
+// It reads whole records (checking header, size and, once keys are set, the AEAD), cuts handshake
+// plaintext into messages, writes sealed records, sends alerts, and after the handshake serves
+// application data with KeyUpdate, close_notify and (on a client) NewSessionTicket handled.
+// ClientStream and ServerStream each run their handshake on one and then delegate the ByteStream
+// calls to it. Thread model: one executor; one reader and one writer may run at once.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+#include <memory>
+
+#include "core/byte_stream.h"
+#include "core/result.h"
+#include "tls13/messages.h"
+#include "tls13/record.h"
+
+namespace culvert::tls13 {
+
+namespace alert {
+inline constexpr std::uint8_t kCloseNotify = 0;
+inline constexpr std::uint8_t kUnexpectedMessage = 10;
+inline constexpr std::uint8_t kBadRecordMac = 20;
+inline constexpr std::uint8_t kRecordOverflow = 22;
+inline constexpr std::uint8_t kHandshakeFailure = 40;
+inline constexpr std::uint8_t kBadCertificate = 42;
+inline constexpr std::uint8_t kIllegalParameter = 47;
+inline constexpr std::uint8_t kDecodeError = 50;
+inline constexpr std::uint8_t kDecryptError = 51;
+inline constexpr std::uint8_t kProtocolVersion = 70;
+inline constexpr std::uint8_t kInternalError = 80;
+}  // namespace alert
+
+inline constexpr std::uint8_t kChangeCipherSpecRecord[] = {kChangeCipherSpec, 0x03, 0x03, 0x00, 0x01, 0x01};
+
+class RecordChannel {
+ public:
+  struct Record {
+    std::uint8_t type;
+    ByteSpan plaintext;
+  };
+
+  RecordChannel(asio::ip::tcp::socket socket, bool is_client);
+
+  // Bytes already read from the socket by someone else (a server's peek at the ClientHello).
+  void preload(ByteSpan bytes);
+  // The next record; before read protection is set, records are plaintext. ChangeCipherSpec
+  // records are skipped until the handshake is done.
+  asio::awaitable<Result<Record>> next_record();
+  asio::awaitable<Result<HandshakeMessage>> next_handshake_message();
+  bool handshake_buffer_empty() const { return framer_.empty(); }
+
+  asio::awaitable<std::error_code> write_raw(ByteSpan bytes);
+  // Appends an alert record (sealed if write protection is set).
+  void append_alert(std::uint8_t description, Bytes& out);
+  // Sends `description` (best effort), closes, and returns `error`.
+  asio::awaitable<std::error_code> fail(std::uint8_t description, Errc error);
+
+  void set_read_protection(std::unique_ptr<RecordProtection> p) { read_ = std::move(p); }
+  void set_write_protection(std::unique_ptr<RecordProtection> p) { write_ = std::move(p); }
+  RecordProtection* write_protection() { return write_.get(); }
+  void handshake_finished() { handshake_done_ = true; }
+
+  // The ByteStream side, once the handshake is done.
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer);
+  asio::awaitable<std::error_code> write_all(asio::const_buffer buffer);
+  asio::awaitable<void> shutdown_send();
+  void close();
+  // Asks the peer for new keys with the next write (KeyUpdate with update_requested).
+  void request_key_update() {
+    key_update_to_send_ = true;
+    want_peer_update_ = true;
+  }
+  asio::ip::tcp::socket& socket() { return socket_; }
+
+ private:
+  Result<void> handle_post_handshake(const HandshakeMessage& message);
+
+  asio::ip::tcp::socket socket_;
+  bool is_client_;
+  std::unique_ptr<RecordProtection> read_;
+  std::unique_ptr<RecordProtection> write_;
+  HandshakeFramer framer_;
+  Bytes input_;
+  std::size_t input_start_ = 0;
+  Bytes pending_;
+  std::size_t pending_start_ = 0;
+  Bytes write_buffer_;
+  bool handshake_done_ = false;
+  bool peer_closed_ = false;
+  bool sent_close_notify_ = false;
+  bool key_update_to_send_ = false;
+  bool want_peer_update_ = false;
+};
+
+}  // namespace culvert::tls13
