@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <asio/io_context.hpp>
@@ -83,6 +84,15 @@ std::unique_ptr<SqliteUserStore> open_store(const ServerConfig& config) {
   return std::move(*store);
 }
 
+Result<std::array<std::uint8_t, 32>> read_static_public_key(const ServerConfig& config) {
+  auto secret = crypto::read_x25519_private_key(config.path(config.static_key));
+  if (!secret) return fail(Errc::bad_config);
+  auto key = crypto::x25519_public_key(*secret);
+  OPENSSL_cleanse(secret->data(), secret->size());
+  if (!key) return fail(Errc::bad_config);
+  return *key;
+}
+
 Result<std::string> link_for(const ServerConfig& config, const User& user) {
   ShareLink link;
   link.transport = config.transport;
@@ -90,7 +100,11 @@ Result<std::string> link_for(const ServerConfig& config, const User& user) {
   std::string host;
   split_host_port(config.listen, host, link.port);
   link.sni = config.sni;
-  if (config.certificate_pinned) {
+  if (config.transport == "borrow") {
+    auto key = read_static_public_key(config);
+    if (!key) return fail(key.error());
+    link.server_key = *key;
+  } else if (config.certificate_pinned) {
     auto pin = tls::spki_sha256_of_file(config.path(config.certificate));
     if (!pin) return fail(pin.error());
     link.pin = *pin;
@@ -103,7 +117,8 @@ Result<std::string> link_for(const ServerConfig& config, const User& user) {
 int print_link(const ServerConfig& config, const User& user, bool qr) {
   auto link = link_for(config, user);
   if (!link) {
-    std::cerr << "culvert: cannot read certificate " << config.path(config.certificate) << "\n";
+    std::cerr << "culvert: cannot read " << config.path(config.transport == "borrow" ? config.static_key : config.certificate)
+              << "\n";
     return 1;
   }
   if (qr) std::cout << render_qr(*link);
@@ -143,6 +158,19 @@ int server_init(const InitOptions& options) {
   config.public_host = options.public_host.empty() ? guess_public_host() : options.public_host;
   config.sni = options.sni.empty() && !is_ip_literal(config.public_host) ? config.public_host : options.sni;
   config.allow_private = options.allow_private;
+  config.transport = options.transport;
+  if (options.transport == "borrow") {
+    // The borrowed site's name is what every client sends and every observer sees.
+    std::string target_host;
+    std::uint16_t target_port = 0;
+    if (!split_host_port(options.target, target_host, target_port)) {
+      std::cerr << "culvert: --transport borrow needs --target HOST:PORT (the site to borrow)\n";
+      return 2;
+    }
+    config.target = options.target;
+    if (options.sni.empty()) config.sni = target_host;
+    config.certificate_pinned = false;
+  }
   if (!options.cover_upstream.empty()) {
     config.cover.mode = CoverConfig::Mode::upstream;
     config.cover.upstream = options.cover_upstream;

@@ -11,6 +11,8 @@ struct InitOptions {
   std::string public_host;
   std::string sni;
   std::string cover_upstream;
+  std::string transport = "tls";
+  std::string target;  // borrow: HOST:PORT of the borrowed site
   bool allow_private = false;
   bool qr = true;
 };

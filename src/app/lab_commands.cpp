@@ -19,6 +19,7 @@
 #include "link/share_link.h"
 #include "server/server.h"
 #include "store/memory_user_store.h"
+#include "tls13/borrow_auth.h"
 #include "tls13/client_stream.h"
 #include "transport/tls/certificate.h"
 
@@ -411,6 +412,33 @@ int lab_fetch(const std::string& url, const std::string& connect, int timeout_ms
   io.run_for(std::chrono::milliseconds(timeout_ms));
   std::cout.flush();
   return status;
+}
+
+int lab_borrow_hello(const std::string& text, const std::string& out_file) {
+  auto link = parse_share_link(text);
+  if (!link || link->transport != "borrow") {
+    std::cerr << "error: a culvert:// link with tr=borrow is needed\n";
+    return 2;
+  }
+  tls13::ClientHelloSpec spec;
+  spec.server_name = link->sni;
+  std::vector<tls13::KeyShare> shares;
+  for (std::uint16_t g : {tls13::group::kX25519MlKem768, tls13::group::kX25519}) {
+    shares.push_back(tls13::KeyShare::generate(g).value());
+    spec.key_shares.push_back({g, shares.back().public_bytes()});
+  }
+  auto randomness = tls13::HelloRandomness::draw();
+  randomness.session_id.fill(0);
+  Bytes hello = tls13::build_client_hello(spec, randomness);
+  auto shared = shares[1].agree(*link->server_key);
+  if (!shared) return 1;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  tls13::seal_borrow_session_id(hello, *shared, link->credential.key_id, link->credential.secret,
+                                static_cast<std::uint32_t>(now.count()));
+  Bytes record = tls13::client_hello_record(hello);
+  std::ofstream out(out_file, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(record.data()), static_cast<std::streamsize>(record.size()));
+  return out ? 0 : 1;
 }
 
 }  // namespace culvert::app

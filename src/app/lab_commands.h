@@ -39,6 +39,10 @@ int lab_audit(const LabProbeArgs& args);
 // `connect` (HOST:PORT) overrides where to connect; the URL's host is the SNI and checked name.
 int lab_fetch(const std::string& url, const std::string& connect, int timeout_ms);
 
+// Writes the raw record of a ClientHello authenticated for a borrow link (as the client would send
+// it now) to `out_file`: for replay probes and for comparing the server's answer with the target's.
+int lab_borrow_hello(const std::string& link, const std::string& out_file);
+
 struct LabLinkArgs {
   lab::LinkOptions options;
   double delay_ms = 0;  // one way, both directions

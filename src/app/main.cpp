@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--cover-upstream", init.cover_upstream,
                        "Plain-HTTP web server to use as the cover site (HOST:PORT)");
   init_cmd->add_flag("--allow-private", init.allow_private, "Let users reach loopback and private addresses");
+  init_cmd->add_option("--transport", init.transport, "tls (own certificate) or borrow (a real site's identity)")
+      ->check(CLI::IsMember({"tls", "borrow"}))
+      ->capture_default_str();
+  init_cmd->add_option("--target", init.target, "borrow: HOST:PORT of the site to borrow (e.g. www.example.com:443)");
   bool no_qr = false;
   init_cmd->add_flag("--no-qr", no_qr, "Do not print the QR code");
 
@@ -73,6 +77,10 @@ int main(int argc, char** argv) {
   fetch_cmd->add_option("url", fetch_url, "https://HOST[:PORT]/PATH")->required();
   fetch_cmd->add_option("--connect", fetch_connect, "HOST:PORT to connect to instead of the URL's");
   fetch_cmd->add_option("--timeout-ms", fetch_timeout_ms, "Give up after this long");
+  auto* borrow_hello_cmd =
+      lab->add_subcommand("borrow-hello", "Write an authenticated ClientHello record for a borrow link (for probes)");
+  borrow_hello_cmd->add_option("link", link, "culvert:// link with tr=borrow")->required();
+  borrow_hello_cmd->add_option("out", file, "File to write the raw record to")->required();
   LabRelayArgs relay_args;
   auto* relay_cmd = lab->add_subcommand("relay", "Relay TCP through the censor: classify, report, block");
   relay_cmd->add_option("--listen", relay_args.options.listen, "Address to accept on")->capture_default_str();
@@ -130,6 +138,7 @@ int main(int argc, char** argv) {
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(file);
   if (fetch_cmd->parsed()) return lab_fetch(fetch_url, fetch_connect, fetch_timeout_ms);
+  if (borrow_hello_cmd->parsed()) return lab_borrow_hello(link, file);
   if (relay_cmd->parsed()) return lab_relay(relay_args);
 
   if (init_cmd->parsed()) {

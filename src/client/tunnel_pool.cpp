@@ -20,8 +20,13 @@ namespace culvert {
 TunnelPool::TunnelPool(asio::any_io_executor executor, ShareLink link, TunnelPoolOptions options)
     : executor_(std::move(executor)), link_(std::move(link)), options_(options), dial_done_(executor_) {
   tls_config_.server_name = link_.sni;
-  auto verifier = tls13::CertificateVerifier::create({link_.sni.empty() ? link_.host : link_.sni, link_.pin});
-  if (verifier) tls_config_.verifier = std::move(*verifier);
+  if (link_.transport == "borrow" && link_.server_key) {
+    // The borrowed site's name goes in the SNI; the server proves itself through the key schedule.
+    tls_config_.borrow = tls13::BorrowCredentials{*link_.server_key, link_.credential.key_id, link_.credential.secret};
+  } else {
+    auto verifier = tls13::CertificateVerifier::create({link_.sni.empty() ? link_.host : link_.sni, link_.pin});
+    if (verifier) tls_config_.verifier = std::move(*verifier);
+  }
 }
 
 std::shared_ptr<mux::Session> TunnelPool::pick() const {
@@ -60,7 +65,7 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::acquire() {
 
 asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel() {
   using namespace asio::experimental::awaitable_operators;
-  if (!tls_config_.verifier) co_return fail(Errc::tls_failed);
+  if (!tls_config_.verifier && !tls_config_.borrow) co_return fail(Errc::tls_failed);
   auto now = std::chrono::steady_clock::now();
   if (now < next_dial_allowed_) {
     asio::steady_timer wait(executor_, next_dial_allowed_);

@@ -46,6 +46,7 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("public_host", c.public_host);
   str("sni", c.sni);
   str("transport", c.transport);
+  str("target", c.target);
   str("certificate", c.certificate);
   str("key", c.key);
   str("static_key", c.static_key);
@@ -90,8 +91,12 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     message = "listen must be HOST:PORT, got \"" + c.listen + "\"";
     return fail(Errc::bad_config);
   }
-  if (c.transport != "tls") {
-    message = "transport \"" + c.transport + "\" is not supported (only \"tls\")";
+  if (c.transport != "tls" && c.transport != "borrow") {
+    message = "transport \"" + c.transport + "\" is not supported (\"tls\" or \"borrow\")";
+    return fail(Errc::bad_config);
+  }
+  if (c.transport == "borrow" && (!split_host_port(c.target, host, port) || c.sni.empty())) {
+    message = "transport \"borrow\" needs target = \"HOST:PORT\" (the borrowed site) and sni (its name)";
     return fail(Errc::bad_config);
   }
   if (c.public_host.empty()) {
@@ -127,12 +132,15 @@ std::string render_server_config(const ServerConfig& c) {
      << "public_host = " << q(c.public_host) << "\n"
      << "# SNI that clients send; empty for none (as browsers do for IP addresses).\n"
      << "sni = " << q(c.sni) << "\n"
+     << "# tls: Culvert's own certificate. borrow: a real site's TLS identity (target); non-users are\n"
+     << "# relayed to the target itself, users are answered in the target's shape.\n"
      << "transport = " << q(c.transport) << "\n"
+     << "target = " << q(c.target) << "\n"
      << "certificate = " << q(c.certificate) << "\n"
      << "key = " << q(c.key) << "\n"
      << "# true: links pin this certificate's public key (self-signed). false: clients check the CA chain.\n"
      << "certificate_pinned = " << (c.certificate_pinned ? "true" : "false") << "\n"
-     << "# X25519 static key, reserved for the borrowed-site transport.\n"
+     << "# X25519 static key of the borrowed-site transport (its public half is in every link).\n"
      << "static_key = " << q(c.static_key) << "\n"
      << "users_db = " << q(c.users_db) << "\n"
      << "# Let users reach loopback and private addresses (tests, home labs). Keep false on a public server.\n"

@@ -24,7 +24,8 @@ struct ServerConfig {
   std::string listen = "0.0.0.0:443";
   std::string public_host;  // host put into share links
   std::string sni;          // SNI clients send; empty for none (IP address servers)
-  std::string transport = "tls";
+  std::string transport = "tls";  // "tls" (own certificate) or "borrow" (a real site's identity)
+  std::string target;              // borrow: HOST:PORT of the site whose TLS identity is borrowed
   std::string certificate = "cert.pem";
   std::string key = "key.pem";
   bool certificate_pinned = true;  // links pin the certificate's SPKI (self-signed)

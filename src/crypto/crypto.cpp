@@ -1,5 +1,6 @@
 #include "crypto/crypto.h"
 
+#include <fstream>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -133,6 +134,29 @@ X25519KeyPair x25519_generate() {
   EVP_PKEY_get_raw_public_key(key, pair.public_key.data(), &len);
   EVP_PKEY_free(key);
   return pair;
+}
+
+std::optional<std::array<std::uint8_t, 32>> x25519_public_key(const std::array<std::uint8_t, 32>& private_key) {
+  EVP_PKEY* key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(), private_key.size());
+  if (!key) return std::nullopt;
+  std::array<std::uint8_t, 32> out{};
+  std::size_t len = out.size();
+  bool ok = EVP_PKEY_get_raw_public_key(key, out.data(), &len) == 1;
+  EVP_PKEY_free(key);
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<std::array<std::uint8_t, 32>> read_x25519_private_key(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!in || !std::getline(in, text)) return std::nullopt;
+  auto bytes = base64url_decode(text);
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  std::array<std::uint8_t, 32> out{};
+  std::copy(bytes->begin(), bytes->end(), out.begin());
+  OPENSSL_cleanse(bytes->data(), bytes->size());
+  return out;
 }
 
 }  // namespace culvert::crypto

@@ -35,5 +35,8 @@ struct X25519KeyPair {
   std::array<std::uint8_t, 32> public_key;
 };
 X25519KeyPair x25519_generate();
+std::optional<std::array<std::uint8_t, 32>> x25519_public_key(const std::array<std::uint8_t, 32>& private_key);
+// A private key stored as one line of base64url (the data directory's static.key).
+std::optional<std::array<std::uint8_t, 32>> read_x25519_private_key(const std::string& path);
 
 }  // namespace culvert::crypto

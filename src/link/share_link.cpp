@@ -74,6 +74,7 @@ std::string format_share_link(const ShareLink& link) {
   out += "?tr=" + percent_encode(link.transport);
   if (!link.sni.empty()) out += "&sni=" + percent_encode(link.sni);
   if (link.pin) out += "&pin=" + crypto::base64url_encode(*link.pin);
+  if (link.server_key) out += "&pk=" + crypto::base64url_encode(*link.server_key);
   if (!link.label.empty()) out += '#' + percent_encode(link.label);
   return out;
 }
@@ -135,22 +136,24 @@ Result<ShareLink> parse_share_link(std::string_view text) {
     auto value = percent_decode(pair.substr(eq + 1));
     if (!value) return fail(Errc::bad_link);
     if (key == "tr") {
-      if (*value != "tls") return fail(Errc::unsupported);
+      if (*value != "tls" && *value != "borrow") return fail(Errc::unsupported);
       link.transport = *value;
       have_transport = true;
     } else if (key == "sni") {
       if (!valid_host(*value)) return fail(Errc::bad_link);
       link.sni = *value;
-    } else if (key == "pin") {
-      auto pin = crypto::base64url_decode(*value);
-      if (!pin || pin->size() != 32) return fail(Errc::bad_link);
+    } else if (key == "pin" || key == "pk") {
+      auto bytes = crypto::base64url_decode(*value);
+      if (!bytes || bytes->size() != 32) return fail(Errc::bad_link);
       std::array<std::uint8_t, 32> out{};
-      std::memcpy(out.data(), pin->data(), 32);
-      link.pin = out;
+      std::memcpy(out.data(), bytes->data(), 32);
+      (key == "pin" ? link.pin : link.server_key) = out;
     }
     // Unknown keys are ignored so that newer servers can add optional fields.
   }
   if (!have_transport) return fail(Errc::bad_link);
+  // The borrowed transport cannot work without the server key and the borrowed name.
+  if (link.transport == "borrow" && (!link.server_key || link.sni.empty())) return fail(Errc::bad_link);
   return link;
 }
 

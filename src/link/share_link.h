@@ -2,9 +2,12 @@
 // fits a QR code:
 //
 //   culvert://CREDENTIAL@HOST:PORT?tr=tls&sni=NAME&pin=SPKI#LABEL
+//   culvert://CREDENTIAL@HOST:PORT?tr=borrow&sni=BORROWED.NAME&pk=KEY#LABEL
 //
-// CREDENTIAL is base64url(key_id[8] || secret[32]); SPKI is base64url(SHA-256 of the server
-// certificate's SubjectPublicKeyInfo); sni and pin are optional; LABEL is percent-encoded.
+// CREDENTIAL is base64url(key_id[8] || secret[32]); the key id is also the short id the borrowed
+// transport's ClientHello carries. SPKI is base64url(SHA-256 of the server certificate's
+// SubjectPublicKeyInfo); KEY is base64url of the server's static X25519 public key (required for
+// borrow); sni and pin are optional for tls; LABEL is percent-encoded.
 // The byte-level grammar is in docs/protocol.md. Pure code: no I/O.
 #pragma once
 
@@ -28,6 +31,7 @@ struct ShareLink {
   std::uint16_t port = 443;
   std::string sni;                                  // empty: no SNI (as browsers do for IP literals)
   std::optional<std::array<std::uint8_t, 32>> pin;  // absent: verify the CA chain for `sni`/`host`
+  std::optional<std::array<std::uint8_t, 32>> server_key;  // borrow: the server's static X25519 key
   UserCredential credential;
   std::string label;
 };

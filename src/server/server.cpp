@@ -15,7 +15,10 @@
 #include "server/cover_site.h"
 #include "server/dialer.h"
 #include "transport/tls/auth.h"
+#include "transport/tls/certificate.h"
 #include "transport/tls/tls_stream.h"
+#include "crypto/crypto.h"
+#include <openssl/crypto.h>
 
 namespace culvert {
 namespace {
@@ -56,8 +59,31 @@ Result<void> Server::start(std::string& message) {
     split_host_port(config_.cover.upstream, cover_host_, cover_port_);
   }
 
+  if (config_.transport == "borrow") {
+    if (auto ready = start_borrow(message); !ready) return ready;
+  }
   if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  return {};
+}
+
+Result<void> Server::start_borrow(std::string& message) {
+  split_host_port(config_.target, target_host_, target_port_);
+  auto key = crypto::read_x25519_private_key(config_.path(config_.static_key));
+  if (!key) {
+    message = "cannot read the static key " + config_.path(config_.static_key);
+    return fail(Errc::bad_config);
+  }
+  borrow_gate_ = std::make_unique<BorrowGate>(*key, std::chrono::seconds(120));
+  OPENSSL_cleanse(key->data(), key->size());
+  // The certificate an authenticated client receives (encrypted; only its size shows, padded to
+  // the target's flight). Clients authenticate the server through the key schedule, not this.
+  auto credentials = tls::load_server_credentials(config_.path(config_.certificate), config_.path(config_.key));
+  if (!credentials) {
+    message = "cannot load certificate " + config_.path(config_.certificate) + " / key " + config_.path(config_.key);
+    return fail(credentials.error());
+  }
+  borrow_credentials_ = std::move(*credentials);
   return {};
 }
 
@@ -83,7 +109,11 @@ asio::awaitable<void> Server::accept_loop() {
       co_await backoff.async_wait(use_tuple);
       continue;
     }
-    asio::co_spawn(io_, handle_connection(std::move(socket)), asio::detached);
+    if (borrow_gate_) {
+      asio::co_spawn(io_, handle_borrow_connection(std::move(socket)), asio::detached);
+    } else {
+      asio::co_spawn(io_, handle_connection(std::move(socket)), asio::detached);
+    }
   }
 }
 
@@ -165,6 +195,66 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
       if (ec && ec != asio::error::eof) co_return;
     }
     co_await relay(*tls, cover, config_.stream_idle_timeout);
+  } catch (const std::exception& e) {
+    spdlog::error("connection handler failed: {}", e.what());
+  }
+}
+
+asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket socket) {
+  using namespace asio::experimental::awaitable_operators;
+  try {
+    std::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    // Connect to the target first: a silent peer meets the target's own timers, as it would if
+    // it had connected to the target directly.
+    Destination target{Destination::Kind::domain, target_host_, target_port_};
+    DialOptions dial_options{true, config_.connect_timeout};
+    auto target_socket = co_await dial(target, dial_options);
+    if (!target_socket) {
+      spdlog::warn("borrowed target unreachable: {}", target_socket.error().message());
+      co_return;
+    }
+    asio::steady_timer deadline(io_);
+    deadline.expires_after(config_.handshake_timeout);
+    // What was read stays in `hello` even if the deadline cuts the read short.
+    ReadHello hello;
+    co_await (read_client_hello(socket, hello) || deadline.async_wait(use_tuple));
+    std::optional<BorrowDecision> user;
+    if (!hello.message.empty()) user = borrow_gate_->check(hello.message, *store_);
+    if (!user) {
+      // Anyone else talks to the real site, starting with every byte they already sent.
+      TcpStream client(std::move(socket));
+      TcpStream upstream(std::move(*target_socket));
+      if (!hello.raw.empty() && co_await upstream.write_all(asio::buffer(hello.raw))) co_return;
+      if (hello.peer_closed) co_await upstream.shutdown_send();
+      co_await relay(client, upstream, config_.stream_idle_timeout);
+      co_return;
+    }
+    // A user: learn how the target answers this very ClientHello, then answer in that shape.
+    ByteSpan hello_records(hello.raw.data(), hello.used);
+    auto shape = co_await observe_target_flight(*target_socket, hello_records, std::chrono::milliseconds(50),
+                                                std::chrono::milliseconds(5000));
+    target_socket->close(ignored);
+    if (!shape) {
+      spdlog::warn("cannot read the borrowed target's handshake: {}", shape.error().message());
+      co_return;
+    }
+    auto tls = std::make_unique<tls13::ServerStream>(std::move(socket));
+    ByteSpan rest(hello.raw.data() + hello.used, hello.raw.size() - hello.used);
+    deadline.expires_after(config_.handshake_timeout);
+    auto hs = co_await (tls->handshake(hello.message, rest, *shape, borrow_credentials_, user->extra_secret) ||
+                        deadline.async_wait(use_tuple));
+    if (hs.index() == 1 || std::get<0>(hs)) co_return;
+    // Then the same preamble as the tls transport, bound to this session's exporter.
+    std::vector<std::uint8_t> first(kFirstReadSize);
+    auto [ec, n] = co_await tls->read_some(asio::buffer(first));
+    if (ec) co_return;
+    ByteSpan record(first.data(), n);
+    auto exporter = tls->export_key(tls::kExporterLabel);
+    if (!exporter || n < tls::kPreambleSize) co_return;
+    auto authenticated = authenticate(record, *exporter);
+    if (!authenticated || authenticated->credential.key_id != user->user.credential.key_id) co_return;
+    co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), *authenticated);
   } catch (const std::exception& e) {
     spdlog::error("connection handler failed: {}", e.what());
   }

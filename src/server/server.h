@@ -13,6 +13,7 @@
 
 #include "config/server_config.h"
 #include "mux/session.h"
+#include "server/borrow.h"
 #include "store/user_store.h"
 #include "transport/tls/context.h"
 
@@ -34,6 +35,9 @@ class Server {
  private:
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> handle_connection(asio::ip::tcp::socket socket);
+  // transport = "borrow": users are answered in the target's shape, everyone else is relayed to it.
+  asio::awaitable<void> handle_borrow_connection(asio::ip::tcp::socket socket);
+  Result<void> start_borrow(std::string& message);
   asio::awaitable<void> run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user);
   asio::awaitable<void> handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination);
   asio::awaitable<Result<asio::ip::tcp::socket>> connect_cover();
@@ -49,6 +53,10 @@ class Server {
   std::string cover_host_;
   std::uint16_t cover_port_ = 0;
   std::set<std::shared_ptr<mux::Session>> tunnels_;
+  std::unique_ptr<BorrowGate> borrow_gate_;
+  tls13::ServerCredentials borrow_credentials_;
+  std::string target_host_;
+  std::uint16_t target_port_ = 0;
   bool stopping_ = false;
 };
 

@@ -46,6 +46,10 @@ class CertificateVerifier {
 
 std::array<std::uint8_t, 32> spki_sha256(X509* cert);
 
+// What a server's CertificateVerify signs (RFC 8446 §4.4.3): 64 spaces, the context string, a zero
+// byte and the transcript hash.
+Bytes certificate_verify_content(ByteSpan transcript_hash);
+
 // Verifies a server CertificateVerify. Errc::tls_failed for a bad signature or a scheme that was
 // not offered or does not fit the key.
 Result<void> verify_server_signature(X509* leaf, std::uint16_t scheme, ByteSpan signature, ByteSpan transcript_hash);

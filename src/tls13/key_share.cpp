@@ -73,6 +73,15 @@ Result<KeyShare> KeyShare::generate(std::uint16_t group) {
   return share;
 }
 
+Result<KeyShare> KeyShare::from_x25519_private(const std::array<std::uint8_t, 32>& private_key) {
+  KeyShare share;
+  share.group_ = group::kX25519;
+  share.ecdh_.reset(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(), private_key.size()));
+  if (!share.ecdh_) return fail(Errc::bad_config);
+  share.public_ = encoded_public_key(share.ecdh_.get());
+  return share;
+}
+
 KeyShare::~KeyShare() {
   if (mlkem_) OPENSSL_cleanse(mlkem_->decapsulation_key.data(), mlkem_->decapsulation_key.size());
 }

@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,8 @@ class KeyShare {
  public:
   // Errc::unsupported for a group this client does not implement.
   static Result<KeyShare> generate(std::uint16_t group);
+  // An X25519 share from a stored private key (a server's static key).
+  static Result<KeyShare> from_x25519_private(const std::array<std::uint8_t, 32>& private_key);
 
   std::uint16_t group() const { return group_; }
   const Bytes& public_bytes() const { return public_; }

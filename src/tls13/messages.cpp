@@ -33,6 +33,79 @@ Result<std::optional<HandshakeMessage>> HandshakeFramer::next() {
   return std::optional<HandshakeMessage>{std::move(m)};
 }
 
+Result<ClientHelloInfo> parse_client_hello(ByteSpan body) {
+  Reader r(body);
+  ClientHelloInfo ch;
+  auto version = r.u16();
+  auto random = r.take(32);
+  auto session_id = r.prefixed(1);
+  auto suites = r.prefixed(2);
+  auto compression = r.prefixed(1);
+  if (!version || !random || !session_id || !suites || !compression || session_id->size() > 32 ||
+      suites->size() % 2 != 0 || suites->empty())
+    return fail(Errc::malformed);
+  std::copy(random->begin(), random->end(), ch.random.begin());
+  ch.session_id.assign(session_id->begin(), session_id->end());
+  Reader s(*suites);
+  while (s.remaining() > 0) ch.cipher_suites.push_back(*s.u16());
+  if (r.remaining() == 0) return ch;  // no extensions: an old client
+  auto extensions = r.prefixed(2);
+  if (!extensions || r.remaining() != 0) return fail(Errc::malformed);
+  Reader e(*extensions);
+  while (e.remaining() > 0) {
+    auto type = e.u16();
+    auto data = e.prefixed(2);
+    if (!type || !data) return fail(Errc::malformed);
+    if (seen_before(ch.extensions, *type)) return fail(Errc::malformed);
+    Reader d(*data);
+    switch (*type) {
+      case ext::kSupportedVersions: {
+        auto list = d.prefixed(1);
+        if (!list || list->size() % 2 != 0) return fail(Errc::malformed);
+        Reader l(*list);
+        while (l.remaining() > 0) ch.offers_tls13 |= *l.u16() == 0x0304;
+        break;
+      }
+      case ext::kKeyShare: {
+        auto list = d.prefixed(2);
+        if (!list) return fail(Errc::malformed);
+        Reader l(*list);
+        while (l.remaining() > 0) {
+          auto group = l.u16();
+          auto key = l.prefixed(2);
+          if (!group || !key) return fail(Errc::malformed);
+          ch.key_shares.emplace_back(*group, Bytes(key->begin(), key->end()));
+        }
+        break;
+      }
+      case ext::kAlpn: {
+        auto list = d.prefixed(2);
+        if (!list) return fail(Errc::malformed);
+        Reader l(*list);
+        while (l.remaining() > 0) {
+          auto name = l.prefixed(1);
+          if (!name || name->empty()) return fail(Errc::malformed);
+          ch.alpn.emplace_back(as_chars(*name));
+        }
+        break;
+      }
+      case ext::kServerName: {
+        auto list = d.prefixed(2);
+        if (!list) return fail(Errc::malformed);
+        Reader l(*list);
+        auto kind = l.u8();
+        auto name = l.prefixed(2);
+        if (!kind || !name || *kind != 0) return fail(Errc::malformed);
+        ch.server_name.assign(as_chars(*name));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return ch;
+}
+
 Result<ServerHello> parse_server_hello(ByteSpan body) {
   Reader r(body);
   ServerHello sh;

@@ -1,4 +1,5 @@
-// Parsers for the TLS 1.3 handshake messages a client receives (RFC 8446 §4), and the framer that
+// Parsers for the TLS 1.3 handshake messages a client receives (and the ClientHello a server
+// receives) (RFC 8446 §4), and the framer that
 // cuts a stream of handshake-record plaintext into messages. Every parser takes the message body
 // (after the 4-byte header), checks every length, and reports malformed or unexpected content as
 // an error; none allocates more than the input justifies. Also the encoders of the same messages.
@@ -50,6 +51,19 @@ class HandshakeFramer {
  private:
   Bytes buffer_;
 };
+
+struct ClientHelloInfo {
+  std::array<std::uint8_t, 32> random{};
+  Bytes session_id;
+  std::vector<std::uint16_t> cipher_suites;
+  std::vector<std::pair<std::uint16_t, Bytes>> key_shares;  // group, key_exchange
+  std::vector<std::string> alpn;
+  std::string server_name;
+  std::vector<std::uint16_t> extensions;
+  bool offers_tls13 = false;
+};
+// A ClientHello body, as a server reads it: every length checked, duplicates refused.
+Result<ClientHelloInfo> parse_client_hello(ByteSpan body);
 
 struct ServerHello {
   bool hello_retry_request = false;

@@ -151,12 +151,7 @@ class ScriptedServer {
       add(encode_handshake_message(msg::kCertificate, cert_body));
     }
 
-    Bytes content(64, 0x20);
-    std::string context = "TLS 1.3, server CertificateVerify";
-    content.insert(content.end(), context.begin(), context.end());
-    content.push_back(0);
-    Bytes th = hash(suite, transcript);
-    content.insert(content.end(), th.begin(), th.end());
+    Bytes content = certificate_verify_content(hash(suite, transcript));
     EVP_MD_CTX* md = EVP_MD_CTX_new();
     std::size_t sig_len = 0;
     EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key_.get());

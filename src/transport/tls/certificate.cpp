@@ -4,6 +4,7 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <cstdio>
@@ -78,6 +79,27 @@ Result<std::array<std::uint8_t, 32>> spki_sha256_of_file(const std::string& pem_
   auto hash = tls13::spki_sha256(cert);
   X509_free(cert);
   return hash;
+}
+
+Result<tls13::ServerCredentials> load_server_credentials(const std::string& certificate_file,
+                                                         const std::string& key_file) {
+  tls13::ServerCredentials out;
+  std::unique_ptr<BIO, decltype(&BIO_free)> certs(BIO_new_file(certificate_file.c_str(), "r"), BIO_free);
+  if (!certs) return fail(Errc::bad_config);
+  while (X509* cert = PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr)) {
+    unsigned char* der = nullptr;
+    int n = i2d_X509(cert, &der);
+    if (n > 0) out.chain.emplace_back(der, der + n);
+    OPENSSL_free(der);
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the loop ends on "no more PEM objects"
+  std::unique_ptr<BIO, decltype(&BIO_free)> key(BIO_new_file(key_file.c_str(), "r"), BIO_free);
+  if (!key) return fail(Errc::bad_config);
+  out.key.reset(PEM_read_bio_PrivateKey(key.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
+  // Its CertificateVerify is ecdsa_secp256r1_sha256: the key must be P-256, as `server init` makes.
+  if (out.chain.empty() || !out.key || EVP_PKEY_get_base_id(out.key.get()) != EVP_PKEY_EC) return fail(Errc::bad_config);
+  return out;
 }
 
 }  // namespace culvert::tls

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "tls13/server_stream.h"
 
 namespace culvert::tls {
 
@@ -18,5 +19,9 @@ struct GeneratedCertificate {
 Result<GeneratedCertificate> generate_self_signed(const std::string& name, int valid_days);
 // SPKI SHA-256 of the first certificate in a PEM file.
 Result<std::array<std::uint8_t, 32>> spki_sha256_of_file(const std::string& pem_path);
+
+// The chain (DER, leaf first) and key of PEM files, for Culvert's own TLS 1.3 server side.
+Result<tls13::ServerCredentials> load_server_credentials(const std::string& certificate_file,
+                                                         const std::string& key_file);
 
 }  // namespace culvert::tls

@@ -1,0 +1,108 @@
+#include "server/borrow.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+
+#include "core/await.h"
+#include "tls13/client_hello.h"
+#include "tls13/messages.h"
+
+namespace culvert {
+namespace {
+
+constexpr std::size_t kMaxHelloBytes = 64 * 1024;
+
+}  // namespace
+
+asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello& out) {
+  Bytes message;
+  std::size_t pos = 0;  // start of the next unparsed record in out.raw
+  std::uint8_t buf[16 * 1024];
+  for (;;) {
+    // Parse whole records so far.
+    while (out.raw.size() - pos >= 5) {
+      const std::uint8_t* h = out.raw.data() + pos;
+      std::size_t length = (h[3] << 8) | h[4];
+      if (h[0] != 22 || h[1] != 3 || length == 0 || length > 16384) co_return;  // not a ClientHello
+      if (out.raw.size() - pos < 5 + length) break;
+      message.insert(message.end(), h + 5, h + 5 + length);
+      pos += 5 + length;
+      if (message.size() >= 4) {
+        std::size_t need = 4 + ((message[1] << 16) | (message[2] << 8) | message[3]);
+        if (message[0] != tls13::msg::kClientHello || need > kMaxHelloBytes) co_return;
+        if (message.size() >= need) {
+          if (message.size() > need) co_return;  // more than one message: no browser does that
+          out.used = pos;
+          out.message = std::move(message);
+          co_return;
+        }
+      }
+    }
+    if (out.raw.size() > kMaxHelloBytes) co_return;
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_tuple);
+    out.raw.insert(out.raw.end(), buf, buf + n);
+    if (ec) {
+      out.peer_closed = true;
+      co_return;
+    }
+  }
+}
+
+BorrowGate::BorrowGate(std::array<std::uint8_t, 32> static_private_key, std::chrono::seconds window)
+    : static_key_(tls13::KeyShare::from_x25519_private(static_private_key).value()), window_(window) {}
+
+std::optional<BorrowDecision> BorrowGate::check(ByteSpan hello_message, UserStore& store) {
+  auto info = tls13::parse_client_hello(hello_message.subspan(4));
+  if (!info || !info->offers_tls13 || info->session_id.size() != 32) return std::nullopt;
+  auto share = std::find_if(info->key_shares.begin(), info->key_shares.end(),
+                            [](const auto& s) { return s.first == tls13::group::kX25519; });
+  if (share == info->key_shares.end()) return std::nullopt;
+  auto shared = static_key_.agree(share->second);
+  if (!shared) return std::nullopt;
+  auto claim = tls13::open_borrow_claim(hello_message, *shared);
+  auto found = store.find_active(claim.key_id);
+  if (!found) {
+    spdlog::error("user store lookup failed: {}", found.error().message());
+    return std::nullopt;
+  }
+  static const std::array<std::uint8_t, 32> kDummySecret{};
+  auto extra = tls13::verify_borrow_tag(hello_message, *shared, *found ? (*found)->credential.secret : kDummySecret);
+  if (!extra || !*found) return std::nullopt;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  auto age = now.count() - static_cast<std::int64_t>(claim.unix_seconds);
+  if (age > window_.count() || age < -window_.count()) return std::nullopt;
+  // The tag covers the whole hello, so it names this hello: a second sighting is a replay.
+  if (!replays_.first_sighting(hello_message.subspan(tls13::kSessionIdOffset + 12, 20))) return std::nullopt;
+  return BorrowDecision{**found, std::move(*extra)};
+}
+
+asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp::socket& target,
+                                                                  ByteSpan hello_records,
+                                                                  std::chrono::milliseconds quiet,
+                                                                  std::chrono::milliseconds limit) {
+  using namespace asio::experimental::awaitable_operators;
+  auto [wec, written] = co_await asio::async_write(target, asio::buffer(hello_records.data(), hello_records.size()),
+                                                   use_tuple);
+  if (wec) co_return fail(wec);
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  Bytes got;
+  std::uint8_t buf[16 * 1024];
+  asio::steady_timer timer(target.get_executor());
+  for (;;) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    // Before the first byte, wait up to the limit; after it, only for the quiet period.
+    timer.expires_at(got.empty() ? deadline : std::min(deadline, now + quiet));
+    auto result = co_await (target.async_read_some(asio::buffer(buf), use_tuple) || timer.async_wait(use_tuple));
+    if (result.index() == 1) break;
+    auto [ec, n] = std::get<0>(result);
+    got.insert(got.end(), buf, buf + n);
+    if (ec) break;
+  }
+  co_return tls13::parse_flight_shape(got);
+}
+
+}  // namespace culvert

@@ -1,0 +1,59 @@
+// The server side of the borrowed-site transport, as pieces the Server composes and tests drive:
+// reading a whole ClientHello off a socket, deciding from it whether the peer is a user
+// (borrow_auth.h: key id, tag, time window, replay cache), and learning the shape of the target's
+// answer to that very ClientHello. Non-users are relayed to the target with every byte read.
+#pragma once
+
+#include <array>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <chrono>
+#include <optional>
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "store/user_store.h"
+#include "tls13/borrow_auth.h"
+#include "tls13/server_stream.h"
+
+namespace culvert {
+
+struct ReadHello {
+  Bytes raw;                 // every byte read from the peer so far
+  std::size_t used = 0;      // of which the ClientHello's records take this many
+  Bytes message;             // the ClientHello handshake message (empty: not a TLS ClientHello)
+  bool peer_closed = false;  // the peer half-closed (or reset) while we read
+};
+// Reads records until the first handshake message is whole. Stops early, with `message` empty,
+// on anything that is not a TLS ClientHello, on end of stream, or past 64 KiB. Writes into `out`
+// as it goes, so a caller that cancels the read (a deadline) keeps what was read.
+asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello& out);
+
+struct BorrowDecision {
+  User user;
+  Bytes extra_secret;
+};
+
+class BorrowGate {
+ public:
+  // `static_private_key`: the server's X25519 key (its public half is in every share link).
+  BorrowGate(std::array<std::uint8_t, 32> static_private_key, std::chrono::seconds window);
+
+  // A user, or nothing for anyone else (probers, replays, browsers, revoked users). Unknown key
+  // ids still cost one tag computation, so timing does not tell them apart.
+  std::optional<BorrowDecision> check(ByteSpan hello_message, UserStore& store);
+
+ private:
+  tls13::KeyShare static_key_;
+  std::chrono::seconds window_;
+  tls13::ReplayCache replays_;
+};
+
+// Sends `hello_records` to the target and reads its answer until it has been quiet for `quiet`
+// (or `limit` passed): the ServerHello and the encrypted flight after it.
+asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp::socket& target,
+                                                                  ByteSpan hello_records,
+                                                                  std::chrono::milliseconds quiet,
+                                                                  std::chrono::milliseconds limit);
+
+}  // namespace culvert
