@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Culvert needs to build, run and test. Idempotent; needs root (or sudo).
 #   scripts/setup.sh             build, run and test
-#   scripts/setup.sh --browsers  also chromium and firefox-esr, for scripts/capture-client-hellos.py
+#   scripts/setup.sh --browsers  also firefox-esr, for scripts/capture-client-hellos.py
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
@@ -11,8 +11,10 @@ packages=(
   clang libclang-rt-14-dev clang-format
   curl python3 openssl nginx-light
   shadowsocks-libev v2ray trojan zbar-tools
+  chromium
 )
-[ "${1:-}" = "--browsers" ] && packages+=(chromium firefox-esr)
+# chromium: the borrowed-site test sends a real browser to the server; firefox only for captures.
+[ "${1:-}" = "--browsers" ] && packages+=(firefox-esr)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <openssl/crypto.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <asio/io_context.hpp>
@@ -117,8 +117,8 @@ Result<std::string> link_for(const ServerConfig& config, const User& user) {
 int print_link(const ServerConfig& config, const User& user, bool qr) {
   auto link = link_for(config, user);
   if (!link) {
-    std::cerr << "culvert: cannot read " << config.path(config.transport == "borrow" ? config.static_key : config.certificate)
-              << "\n";
+    std::cerr << "culvert: cannot read "
+              << config.path(config.transport == "borrow" ? config.static_key : config.certificate) << "\n";
     return 1;
   }
   if (qr) std::cout << render_qr(*link);

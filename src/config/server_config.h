@@ -22,10 +22,10 @@ struct CoverConfig {
 struct ServerConfig {
   std::string data_dir;
   std::string listen = "0.0.0.0:443";
-  std::string public_host;  // host put into share links
-  std::string sni;          // SNI clients send; empty for none (IP address servers)
+  std::string public_host;        // host put into share links
+  std::string sni;                // SNI clients send; empty for none (IP address servers)
   std::string transport = "tls";  // "tls" (own certificate) or "borrow" (a real site's identity)
-  std::string target;              // borrow: HOST:PORT of the site whose TLS identity is borrowed
+  std::string target;             // borrow: HOST:PORT of the site whose TLS identity is borrowed
   std::string certificate = "cert.pem";
   std::string key = "key.pem";
   bool certificate_pinned = true;  // links pin the certificate's SPKI (self-signed)

@@ -1,11 +1,11 @@
 #include "crypto/crypto.h"
 
-#include <fstream>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <fstream>
 
 #include <cstdlib>
 #include <memory>

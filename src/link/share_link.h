@@ -29,8 +29,8 @@ struct ShareLink {
   std::string transport = "tls";
   std::string host;  // name or IP literal, without brackets
   std::uint16_t port = 443;
-  std::string sni;                                  // empty: no SNI (as browsers do for IP literals)
-  std::optional<std::array<std::uint8_t, 32>> pin;  // absent: verify the CA chain for `sni`/`host`
+  std::string sni;                                         // empty: no SNI (as browsers do for IP literals)
+  std::optional<std::array<std::uint8_t, 32>> pin;         // absent: verify the CA chain for `sni`/`host`
   std::optional<std::array<std::uint8_t, 32>> server_key;  // borrow: the server's static X25519 key
   UserCredential credential;
   std::string label;

@@ -79,13 +79,12 @@ std::optional<BorrowDecision> BorrowGate::check(ByteSpan hello_message, UserStor
   return BorrowDecision{**found, std::move(*extra)};
 }
 
-asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp::socket& target,
-                                                                  ByteSpan hello_records,
+asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp::socket& target, ByteSpan hello_records,
                                                                   std::chrono::milliseconds quiet,
                                                                   std::chrono::milliseconds limit) {
   using namespace asio::experimental::awaitable_operators;
-  auto [wec, written] = co_await asio::async_write(target, asio::buffer(hello_records.data(), hello_records.size()),
-                                                   use_tuple);
+  auto [wec, written] =
+      co_await asio::async_write(target, asio::buffer(hello_records.data(), hello_records.size()), use_tuple);
   if (wec) co_return fail(wec);
   auto deadline = std::chrono::steady_clock::now() + limit;
   Bytes got;

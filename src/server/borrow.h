@@ -51,8 +51,7 @@ class BorrowGate {
 
 // Sends `hello_records` to the target and reads its answer until it has been quiet for `quiet`
 // (or `limit` passed): the ServerHello and the encrypted flight after it.
-asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp::socket& target,
-                                                                  ByteSpan hello_records,
+asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp::socket& target, ByteSpan hello_records,
                                                                   std::chrono::milliseconds quiet,
                                                                   std::chrono::milliseconds limit);
 

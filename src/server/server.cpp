@@ -10,15 +10,15 @@
 #include <asio/use_awaitable.hpp>
 #include "core/await.h"
 
+#include <openssl/crypto.h>
 #include "core/relay.h"
 #include "core/tcp_stream.h"
+#include "crypto/crypto.h"
 #include "server/cover_site.h"
 #include "server/dialer.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/certificate.h"
 #include "transport/tls/tls_stream.h"
-#include "crypto/crypto.h"
-#include <openssl/crypto.h>
 
 namespace culvert {
 namespace {

@@ -68,9 +68,8 @@ ServerStream::ServerStream(asio::ip::tcp::socket socket) : channel_(std::move(so
 
 ServerStream::~ServerStream() { OPENSSL_cleanse(exporter_master_.data(), exporter_master_.size()); }
 
-asio::awaitable<std::error_code> ServerStream::handshake(ByteSpan client_hello, ByteSpan rest,
-                                                         const FlightShape& shape, const ServerCredentials& identity,
-                                                         ByteSpan extra_secret) {
+asio::awaitable<std::error_code> ServerStream::handshake(ByteSpan client_hello, ByteSpan rest, const FlightShape& shape,
+                                                         const ServerCredentials& identity, ByteSpan extra_secret) {
   channel_.preload(rest);
   auto info = parse_client_hello(client_hello.subspan(4));
   if (!info || !info->offers_tls13) co_return co_await channel_.fail(alert::kProtocolVersion, Errc::tls_failed);

@@ -89,6 +89,11 @@ class Process:
         return self.proc.returncode
 
 
+def curl(*args, timeout=180):
+    return subprocess.run(["curl", "-sS", "--fail", "--max-time", str(timeout - 5)] + list(args),
+                          capture_output=True, timeout=timeout)
+
+
 def run(args, timeout=30):
     return subprocess.run([CULVERT] + args, capture_output=True, text=True, timeout=timeout)
 
@@ -230,3 +235,51 @@ def wait_for_port(port, seconds=10):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def make_test_ca(tmp, name="localhost"):
+    """A test CA (ca.pem) and an RSA leaf for DNS `name` signed by it (leaf.pem, leaf.key, and
+    chain.pem = leaf + CA) in `tmp`, made with the openssl command line."""
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=tmp)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=Culvert Test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", "leaf.key", "-out", "leaf.csr")
+    with open(os.path.join(tmp, "ext.cnf"), "w") as f:
+        f.write(f"subjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "ext.cnf", "-out", "leaf.pem")
+    with open(os.path.join(tmp, "chain.pem"), "w") as out:
+        for part in ("leaf.pem", "ca.pem"):
+            with open(os.path.join(tmp, part)) as f:
+                out.write(f.read())
+
+
+def tls_records(data):
+    """(content type, length) of each whole TLS record in `data`."""
+    out, pos = [], 0
+    while pos + 5 <= len(data):
+        length = int.from_bytes(data[pos + 3:pos + 5], "big")
+        if pos + 5 + length > len(data):
+            break
+        out.append((data[pos], length))
+        pos += 5 + length
+    return out
+
+
+def exchange(port, payload, quiet=0.5):
+    """Sends `payload` to 127.0.0.1:port and returns what comes back until `quiet` seconds pass."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(payload)
+        s.settimeout(quiet)
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+        return got

@@ -14,7 +14,7 @@ import time
 import unittest
 import zlib
 
-from harness import (MIB, Origin, Process, free_port, http_get_body, pattern, recv_exact, run, sha, socks5_connect,
+from harness import (MIB, Origin, Process, curl, free_port, http_get_body, pattern, recv_exact, run, sha, socks5_connect,
                      start_nginx)
 
 
@@ -37,11 +37,6 @@ def write_terminal_qr_as_png(rows, path, scale=6):
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) +
                 chunk(b"IEND", b""))
-
-
-def curl(*args, timeout=180):
-    return subprocess.run(["curl", "-sS", "--fail", "--max-time", str(timeout - 5)] + list(args),
-                          capture_output=True, timeout=timeout)
 
 
 class ServerFixture:

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import free_port, start_nginx, wait_for_port
+from harness import free_port, make_test_ca, start_nginx, wait_for_port
 
 
 class Interop(unittest.TestCase):
@@ -16,22 +16,7 @@ class Interop(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="culvert-interop-")
         t = cls.tmp
 
-        def openssl(*args):
-            subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=t)
-
-        # A test CA and an RSA leaf for "localhost" (RSA-PSS CertificateVerify), chain file leaf+CA.
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                "-subj", "/CN=Interop Test CA", "-keyout", "ca.key", "-out", "ca.pem")
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "leaf.key",
-                "-out", "leaf.csr")
-        with open(os.path.join(t, "ext.cnf"), "w") as f:
-            f.write("subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n")
-        openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-extfile", "ext.cnf", "-out", "leaf.pem")
-        with open(os.path.join(t, "chain.pem"), "w") as out:
-            for name in ("leaf.pem", "ca.pem"):
-                with open(os.path.join(t, name)) as f:
-                    out.write(f.read())
+        make_test_ca(t)  # ca.pem, leaf.pem/leaf.key for "localhost", chain.pem
         cls.env = dict(os.environ, SSL_CERT_FILE=os.path.join(t, "ca.pem"))
 
         www = os.path.join(t, "www")

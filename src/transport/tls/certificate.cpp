@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <cstdio>
@@ -98,7 +98,8 @@ Result<tls13::ServerCredentials> load_server_credentials(const std::string& cert
   if (!key) return fail(Errc::bad_config);
   out.key.reset(PEM_read_bio_PrivateKey(key.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
   // Its CertificateVerify is ecdsa_secp256r1_sha256: the key must be P-256, as `server init` makes.
-  if (out.chain.empty() || !out.key || EVP_PKEY_get_base_id(out.key.get()) != EVP_PKEY_EC) return fail(Errc::bad_config);
+  if (out.chain.empty() || !out.key || EVP_PKEY_get_base_id(out.key.get()) != EVP_PKEY_EC)
+    return fail(Errc::bad_config);
   return out;
 }
 
