@@ -307,7 +307,7 @@ int user_link(const std::string& dir, const std::string& name, bool qr) {
   return print_link(config, *user, qr);
 }
 
-int client_run(const std::string& link_text, const std::string& listen, const std::string& log_level) {
+int client_run(const std::string& link_text, const std::string& listen, const std::string& log_level, bool padding) {
   auto link = parse_share_link(link_text);
   if (!link) {
     std::cerr << "culvert: "
@@ -322,6 +322,7 @@ int client_run(const std::string& link_text, const std::string& listen, const st
   asio::io_context io(1);
   ClientOptions options;
   options.listen = listen;
+  if (!padding) options.pool.padding = mux::PaddingPolicy::off();
   Client client(io, *link, options);
   std::string message;
   if (!client.start(message)) {

@@ -23,7 +23,7 @@ int user_add(const std::string& dir, const std::string& name, bool qr);
 int user_list(const std::string& dir);
 int user_revoke(const std::string& dir, const std::string& name);
 int user_link(const std::string& dir, const std::string& name, bool qr);
-int client_run(const std::string& link, const std::string& listen, const std::string& log_level);
+int client_run(const std::string& link, const std::string& listen, const std::string& log_level, bool padding);
 
 // Sets up spdlog on stderr at `level` (debug, info, warn, error). Returns false for an unknown level.
 bool setup_logging(const std::string& level);

@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
   client->add_option("link", link, "Share link (culvert://...)")->required();
   client->add_option("--listen", listen, "Local proxy address")->capture_default_str();
   client->add_option("--log-level", log_level, "debug, info, warn or error")->default_str("info");
+  std::string padding = "on";
+  client->add_option("--padding", padding, "Shape each tunnel's first records (on) or not (off: for comparisons)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
 
   auto* lab = app.add_subcommand("lab", "The censor emulator: classify, relay, fingerprint");
   lab->require_subcommand(1);
@@ -150,6 +154,6 @@ int main(int argc, char** argv) {
   if (list_cmd->parsed()) return user_list(dir);
   if (revoke_cmd->parsed()) return user_revoke(dir, name);
   if (link_cmd->parsed()) return user_link(dir, name, qr);
-  if (client->parsed()) return client_run(link, listen, log_level.empty() ? "info" : log_level);
+  if (client->parsed()) return client_run(link, listen, log_level.empty() ? "info" : log_level, padding == "on");
   return 2;
 }

@@ -110,6 +110,7 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   options.is_client = true;
   options.keepalive_interval = options_.keepalive_interval;
   options.dead_after = options_.dead_after;
+  options.padding = options_.padding;
   auto session = mux::Session::create(executor_, std::move(stream), options);
   session->prefix_output(tls::make_preamble(link_.credential, *exporter, mux::kVersion));
   tunnels_.push_back(session);

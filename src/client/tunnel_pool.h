@@ -24,6 +24,7 @@ struct TunnelPoolOptions {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds keepalive_interval{15000};
   std::chrono::milliseconds dead_after{30000};
+  mux::PaddingPolicy padding = mux::PaddingPolicy::client_default();
 };
 
 class TunnelPool {

@@ -387,9 +387,15 @@ asio::awaitable<void> Session::write_loop() {
       batch.assign(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
       outbox_.erase(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
     }
-    if (whole_frames && writes_done_ < options_.padded_writes) {
+    if (whole_frames && writes_done_ < options_.padding.padded_writes) {
+      const auto& policy = options_.padding;
+      std::uint32_t pad = options_.random_below(policy.max_padding + 1);
+      if (writes_done_ == 0 && policy.first_write_max > 0) {
+        std::uint32_t target =
+            policy.first_write_min + options_.random_below(policy.first_write_max - policy.first_write_min + 1);
+        if (batch.size() + kHeaderSize < target) pad = static_cast<std::uint32_t>(target - batch.size() - kHeaderSize);
+      }
       ++writes_done_;
-      std::uint32_t pad = options_.random_below(256);
       Bytes zeros(pad, 0);
       encode_frame(FrameType::padding, 0, 0, zeros, batch);
     }

@@ -26,6 +26,22 @@ namespace culvert::mux {
 inline constexpr std::uint32_t kInitialWindow = 256 * 1024;
 inline constexpr std::size_t kMaxOutbox = 512 * 1024;
 
+// How the first records of a tunnel are shaped, so that the sizes of an inner TLS handshake do not
+// show through them (TLS-in-TLS; Xue et al., USENIX Security 2024). After `padded_writes` writes
+// nothing is padded any more, so bulk transfers pay nothing.
+struct PaddingPolicy {
+  int padded_writes = 8;            // the first writes of the tunnel that carry a PADDING frame
+  std::uint32_t max_padding = 255;  // of random length 0..max_padding bytes
+  // The tunnel's first write is padded to a random total in [first_write_min, first_write_max]
+  // bytes (0: off): larger than any ClientHello (the inner one rides in it), like a browser's
+  // first burst of requests with cookies.
+  std::uint32_t first_write_min = 0;
+  std::uint32_t first_write_max = 0;
+
+  static PaddingPolicy client_default() { return {8, 255, 3300, 4800}; }
+  static PaddingPolicy off() { return {0, 0, 0, 0}; }
+};
+
 struct SessionOptions {
   bool is_client = true;
   std::uint32_t receive_window = 2 * 1024 * 1024;  // per stream, grown from kInitialWindow
@@ -36,9 +52,7 @@ struct SessionOptions {
   std::chrono::milliseconds dead_after{45000};
   // Close the tunnel after this long with no open stream.
   std::chrono::milliseconds idle_close{300000};
-  // The first this-many writes of the tunnel carry a padding frame of random length (0-255 bytes)
-  // so that the sizes of the first records do not reveal the inner protocol.
-  int padded_writes = 8;
+  PaddingPolicy padding;
   std::function<std::uint32_t(std::uint32_t)> random_below;  // injected for deterministic tests
 };
 

@@ -209,7 +209,7 @@ TEST(MuxSession, ServerRefusesStreamIdsOutOfOrder) {
 
 TEST(MuxSession, AnswersPing) {
   SessionOptions options;
-  options.padded_writes = 0;
+  options.padding = PaddingPolicy::off();
   RawPeer p(options);
   auto* raw = p.peer.get();
   auto& io = p.io;
@@ -236,6 +236,35 @@ TEST(MuxSession, AnswersPing) {
   EXPECT_EQ((*f)->type, FrameType::ping);
   EXPECT_EQ((*f)->flags, kFlagAck);
   EXPECT_EQ(Bytes((*f)->payload.begin(), (*f)->payload.end()), (Bytes{1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
+TEST(MuxSession, PaddingShapesTheFirstWritesThenStops) {
+  SessionOptions options;
+  options.padding = {2, 10, 3000, 3000};  // first write 3000 bytes in all, second +10, then none
+  options.random_below = [](std::uint32_t bound) { return bound - 1; };
+  RawPeer p(options);
+  auto* raw = p.peer.get();
+  std::vector<std::size_t> sizes;
+  asio::co_spawn(
+      p.io,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+          Bytes ping;
+          encode_frame(FrameType::ping, 0, 0, Bytes(8, static_cast<std::uint8_t>(i)), ping);
+          co_await raw->write_all(asio::buffer(ping));
+          // One ping answer per write: read until the answer's frames are all in.
+          Bytes got(8192);
+          auto [ec, n] = co_await raw->read_some(asio::buffer(got));
+          if (ec) co_return;
+          sizes.push_back(n);
+        }
+      },
+      asio::detached);
+  p.io.run_for(std::chrono::seconds(1));
+  ASSERT_EQ(sizes.size(), 3u);
+  EXPECT_EQ(sizes[0], 3000u);
+  EXPECT_EQ(sizes[1], 16u + 8u + 10u);
+  EXPECT_EQ(sizes[2], 16u);
 }
 
 }  // namespace culvert::mux
