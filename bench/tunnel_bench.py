@@ -3,8 +3,9 @@
 
   bench/tunnel_bench.py [--binary build/culvert] [--rounds 5] [--size-mib 64] [--streams 100]
 
-Prints a Markdown table: time to fetch SIZE MiB directly and through the tunnel (SOCKS5), the
-ratio, and the RSS of client and server with N idle open streams.
+Prints a Markdown table: time to fetch SIZE MiB directly, through the tunnel (SOCKS5) and through
+a second client with the first-records padding off (--padding off), interleaved; the ratios; and
+the RSS of client and server with N idle open streams.
 """
 import argparse
 import os
@@ -53,6 +54,8 @@ def main():
     link = init.stdout.strip().splitlines()[-1]
     server = harness.Process(["server", "run", "--dir", f"{tmp}/s", "--log-level", "warn"], f"{tmp}/server.log")
     client = harness.Process(["client", link, "--listen", "127.0.0.1:0", "--log-level", "warn"], f"{tmp}/client.log")
+    unpadded = harness.Process(["client", link, "--listen", "127.0.0.1:0", "--log-level", "warn", "--padding", "off"],
+                               f"{tmp}/client-unpadded.log")
     try:
         size = a.size_mib * harness.MIB
         harness.pattern(size)
@@ -68,22 +71,26 @@ def main():
         open_client, open_server = rss_kib(client.proc.pid), rss_kib(server.proc.pid)
         for s in socks:
             s.close()
-        direct, tunnel = [], []
+        direct, tunnel, plain = [], [], []
         timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url)  # warm-up
+        timed_fetch(["-x", f"socks5h://127.0.0.1:{unpadded.port}"], url)
         for _ in range(a.rounds):
             direct.append(timed_fetch([], url))
             tunnel.append(timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url))
-        md, mt = statistics.median(direct), statistics.median(tunnel)
-        print(f"| measure | direct | tunnel | ratio |")
-        print(f"|---|---|---|---|")
-        print(f"| {a.size_mib} MiB fetch, median of {a.rounds} (s) | {md:.3f} | {mt:.3f} | {mt / md:.2f}x |")
-        print(f"| throughput (MiB/s) | {a.size_mib / md:.0f} | {a.size_mib / mt:.0f} | |")
+            plain.append(timed_fetch(["-x", f"socks5h://127.0.0.1:{unpadded.port}"], url))
+        md, mt, mp = statistics.median(direct), statistics.median(tunnel), statistics.median(plain)
+        print(f"| measure | direct | tunnel | tunnel, padding off | tunnel/direct | padding on/off |")
+        print(f"|---|---|---|---|---|---|")
+        print(f"| {a.size_mib} MiB fetch, median of {a.rounds} (s) | {md:.3f} | {mt:.3f} | {mp:.3f} | {mt / md:.2f}x "
+              f"| {mt / mp:.3f}x |")
+        print(f"| throughput (MiB/s) | {a.size_mib / md:.0f} | {a.size_mib / mt:.0f} | {a.size_mib / mp:.0f} | | |")
         print()
         print(f"| process | RSS idle (KiB) | RSS with {a.streams} open streams (KiB) | per stream (KiB) |")
         print(f"|---|---|---|---|")
         print(f"| client | {base_client} | {open_client} | {(open_client - base_client) / a.streams:.1f} |")
         print(f"| server | {base_server} | {open_server} | {(open_server - base_server) / a.streams:.1f} |")
     finally:
+        unpadded.stop()
         client.stop()
         server.stop()
         origin.close()

@@ -58,6 +58,26 @@ TEST_F(ServerConfigTest, RejectsInvalidValues) {
   }
 }
 
+TEST_F(ServerConfigTest, BorrowNeedsATargetAndTheBorrowedName) {
+  ServerConfig c;
+  c.public_host = "198.51.100.2";
+  c.transport = "borrow";
+  c.target = "www.example.com:443";
+  c.sni = "www.example.com";
+  write(render_server_config(c));
+  std::string message;
+  auto loaded = load_server_config(dir_.string(), message);
+  ASSERT_TRUE(loaded) << message;
+  EXPECT_EQ(loaded->transport, "borrow");
+  EXPECT_EQ(loaded->target, "www.example.com:443");
+  for (const char* text : {"public_host = \"a\"\ntransport = \"borrow\"\nsni = \"x.org\"\n",
+                           "public_host = \"a\"\ntransport = \"borrow\"\ntarget = \"x.org:443\"\n"}) {
+    write(text);
+    EXPECT_FALSE(load_server_config(dir_.string(), message)) << text;
+    EXPECT_NE(message.find("borrow"), std::string::npos);
+  }
+}
+
 TEST_F(ServerConfigTest, MissingFileIsAnError) {
   std::string message;
   EXPECT_FALSE(load_server_config((dir_ / "nowhere").string(), message));

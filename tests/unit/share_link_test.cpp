@@ -37,6 +37,28 @@ TEST(ShareLink, RoundTrips) {
   EXPECT_EQ(back->label, link.label);
 }
 
+TEST(ShareLink, BorrowLinkCarriesTheServerKeyAndTheBorrowedName) {
+  auto link = sample();
+  link.transport = "borrow";
+  link.pin.reset();
+  std::array<std::uint8_t, 32> key{};
+  key.fill(0x5c);
+  link.server_key = key;
+  std::string text = format_share_link(link);
+  EXPECT_NE(text.find("tr=borrow"), std::string::npos);
+  auto back = parse_share_link(text);
+  ASSERT_TRUE(back) << text;
+  EXPECT_EQ(back->transport, "borrow");
+  EXPECT_EQ(back->server_key, link.server_key);
+  EXPECT_EQ(back->sni, "photos.example.net");
+  // Without the key or the borrowed name the transport cannot work: refused at parse time.
+  link.server_key.reset();
+  EXPECT_FALSE(parse_share_link(format_share_link(link)));
+  link.server_key = key;
+  link.sni.clear();
+  EXPECT_FALSE(parse_share_link(format_share_link(link)));
+}
+
 TEST(ShareLink, RoundTripsIpv6HostWithoutOptionalFields) {
   auto link = sample();
   link.host = "2001:db8::5";
