@@ -14,8 +14,8 @@ import time
 import unittest
 import zlib
 
-from harness import (MIB, Origin, Process, curl, free_port, http_get_body, pattern, recv_exact, run, sha, socks5_connect,
-                     start_nginx)
+from harness import (MIB, Origin, Process, curl, free_port, http_get_body, make_test_ca, pattern, recv_exact, run, sha,
+                     socks5_connect, start_nginx)
 
 
 def write_terminal_qr_as_png(rows, path, scale=6):
@@ -42,12 +42,12 @@ def write_terminal_qr_as_png(rows, path, scale=6):
 class ServerFixture:
     """A server initialised in a fresh data directory, on a port chosen by the OS."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, *init_args):
         self.tmp = tmp
         self.dir = os.path.join(tmp, "server")
         self.port = free_port()
         init = run(["server", "init", "--dir", self.dir, "--listen", f"127.0.0.1:{self.port}",
-                    "--public-host", "127.0.0.1", "--allow-private", "--no-qr"])
+                    "--public-host", "127.0.0.1", "--allow-private", "--no-qr"] + list(init_args))
         assert init.returncode == 0, init.stderr
         self.link = init.stdout.strip().splitlines()[-1]
         self.log = os.path.join(tmp, "server.log")
@@ -178,7 +178,7 @@ class EndToEnd(unittest.TestCase):
                         break
                     answer += chunk
         self.assertTrue(answer.startswith(b"HTTP/1.1 400 Bad Request"), answer[:60])
-        self.assertIn(b"<center>nginx</center>", answer)
+        self.assertIn(b"<center>nginx", answer)  # the built-in cover or a real nginx (with version)
 
     def test_client_with_wrong_secret_gets_no_proxy(self):
         cred_start = len("culvert://")
@@ -244,6 +244,58 @@ class EndToEnd(unittest.TestCase):
         self.assertNotIn("localhost", text)
         self.assertNotIn(str(self.origin.port), text)
         self.assertNotIn(self.server.link.split("@")[0][len("culvert://"):], text)
+
+
+class EndToEndBorrow(EndToEnd):
+    """Every end-to-end test above again, over the borrowed-site transport; a local nginx with a
+    test-CA certificate for "localhost" is the borrowed site (so it is what non-users meet)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="culvert-e2e-borrow-")
+        make_test_ca(cls.tmp)
+        www = os.path.join(cls.tmp, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("<!DOCTYPE html><title>Borrowed</title><p>the borrowed site</p>\n")
+        cls.target_port = free_port()
+        cls.nginx = start_nginx(cls.tmp, f"""listen 127.0.0.1:{cls.target_port} ssl; root {www};
+    ssl_certificate {cls.tmp}/chain.pem; ssl_certificate_key {cls.tmp}/leaf.key; ssl_protocols TLSv1.2 TLSv1.3;""")
+        cls.origin = Origin()
+        cls.server = ServerFixture(cls.tmp, "--transport", "borrow", "--target", f"localhost:{cls.target_port}")
+        cls.client = Process(["client", cls.server.link, "--listen", "127.0.0.1:0"],
+                             os.path.join(cls.tmp, "client.log"))
+        cls.socks = f"socks5h://127.0.0.1:{cls.client.port}"
+        cls.http_proxy = f"http://127.0.0.1:{cls.client.port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.nginx.terminate()
+            cls.nginx.wait(10)
+
+    def test_cover_site_answers_a_browser(self):
+        # Here the "cover" is the borrowed site itself, reached through the server.
+        r = curl("-k", f"https://127.0.0.1:{self.server.port}/")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"the borrowed site", r.stdout)
+        r = curl("-k", "-o", "/dev/null", "-w", "%{http_code}", f"https://127.0.0.1:{self.server.port}/wp-login.php")
+        self.assertEqual(r.stdout, b"404")
+
+    def test_wrong_pin_is_refused_by_the_client(self):
+        # Borrow links carry the server's key instead of a pin: a wrong key gets no tunnel (the
+        # server relays the hello to the target, whose Finished the client cannot verify).
+        link = self.server.link
+        start = link.index("pk=") + 3
+        forged = link[:start] + ("A" if link[start] != "A" else "B") + link[start + 1:]
+        bad = Process(["client", forged, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "pk.log"))
+        try:
+            r = curl("-x", f"socks5h://127.0.0.1:{bad.port}", self.url(100), timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+        finally:
+            bad.stop()
 
 
 class Probes(unittest.TestCase):
