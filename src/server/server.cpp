@@ -216,9 +216,12 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
     }
     asio::steady_timer deadline(io_);
     deadline.expires_after(config_.handshake_timeout);
-    // What was read stays in `hello` even if the deadline cuts the read short.
+    // What was read stays in `hello` even if the deadline cuts the read short. If the target
+    // closes (or speaks) first, e.g. its own handshake timer for a silent peer fired, stop at once:
+    // the peer must see that close when it would have seen it from the target itself.
     ReadHello hello;
-    co_await (read_client_hello(socket, hello) || deadline.async_wait(use_tuple));
+    co_await (read_client_hello(socket, hello) || deadline.async_wait(use_tuple) ||
+              target_socket->async_wait(asio::ip::tcp::socket::wait_read, use_tuple));
     std::optional<BorrowDecision> user;
     if (!hello.message.empty()) user = borrow_gate_->check(hello.message, *store_);
     if (!user) {
