@@ -407,6 +407,10 @@ int lab_fetch(const std::string& url, const std::string& connect, int timeout_ms
             break;
           }
         }
+        std::cerr << "tickets=";
+        for (std::size_t i = 0; i < tls.ticket_records().size(); ++i)
+          std::cerr << (i ? "," : "") << tls.ticket_records()[i];
+        std::cerr << "\n";
       },
       asio::detached);
   io.run_for(std::chrono::milliseconds(timeout_ms));

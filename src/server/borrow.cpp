@@ -7,6 +7,10 @@
 #include <asio/write.hpp>
 
 #include "core/await.h"
+#include "server/dialer.h"
+#include "tls13/client_stream.h"
+
+#include <asio/this_coro.hpp>
 #include "tls13/client_hello.h"
 #include "tls13/messages.h"
 
@@ -102,6 +106,31 @@ asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp:
     if (ec) break;
   }
   co_return tls13::parse_flight_shape(got);
+}
+
+asio::awaitable<std::vector<std::size_t>> observe_target_tickets(const std::string& host, std::uint16_t port,
+                                                                 const std::string& sni,
+                                                                 std::chrono::milliseconds wait) {
+  using namespace asio::experimental::awaitable_operators;
+  Destination target{Destination::Kind::domain, host, port};
+  DialOptions options{true, std::chrono::milliseconds(10000)};
+  auto socket = co_await dial(target, options);
+  if (!socket) co_return std::vector<std::size_t>{};
+  tls13::ClientConfig config;
+  config.server_name = sni;
+  config.accept_any_certificate = true;
+  tls13::ClientStream client(std::move(*socket), config);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(std::chrono::milliseconds(10000));
+  auto hs = co_await (client.handshake() || timer.async_wait(use_tuple));
+  if (hs.index() == 1 || std::get<0>(hs)) co_return std::vector<std::size_t>{};
+  // Tickets are handled inside read_some; wait for them with nothing sent, then look.
+  timer.expires_after(wait);
+  std::uint8_t buf[4096];
+  co_await (client.read_some(asio::buffer(buf)) || timer.async_wait(use_tuple));
+  std::vector<std::size_t> out = client.ticket_records();
+  client.close();
+  co_return out;
 }
 
 }  // namespace culvert

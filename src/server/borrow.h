@@ -55,4 +55,11 @@ asio::awaitable<Result<tls13::FlightShape>> observe_target_flight(asio::ip::tcp:
                                                                   std::chrono::milliseconds quiet,
                                                                   std::chrono::milliseconds limit);
 
+// Completes a real handshake with the target (as a Chromium-like client, any certificate accepted,
+// nothing sent after it) and returns the wire lengths of the session-ticket records it sends in
+// the following `wait`. Empty if the target cannot be reached or sends none.
+asio::awaitable<std::vector<std::size_t>> observe_target_tickets(const std::string& host, std::uint16_t port,
+                                                                 const std::string& sni,
+                                                                 std::chrono::milliseconds wait);
+
 }  // namespace culvert

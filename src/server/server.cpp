@@ -34,7 +34,12 @@ mux::ResetReason reset_reason_for(std::error_code ec) {
 }  // namespace
 
 Server::Server(asio::io_context& io, ServerConfig config, std::unique_ptr<UserStore> store)
-    : io_(io), config_(std::move(config)), store_(std::move(store)), acceptor_(io), cover_acceptor_(io) {}
+    : io_(io),
+      config_(std::move(config)),
+      store_(std::move(store)),
+      acceptor_(io),
+      cover_acceptor_(io),
+      ticket_timer_(io) {}
 
 Server::~Server() { stop(); }
 
@@ -84,7 +89,26 @@ Result<void> Server::start_borrow(std::string& message) {
     return fail(credentials.error());
   }
   borrow_credentials_ = std::move(*credentials);
+  asio::co_spawn(io_, watch_target_tickets(), asio::detached);
   return {};
+}
+
+asio::awaitable<void> Server::watch_target_tickets() {
+  // The target's session tickets follow the client's Finished; a handshake aborted after the
+  // server's flight never sees them, so learn their shape from a full handshake now and then.
+  while (!stopping_) {
+    auto tickets =
+        co_await observe_target_tickets(target_host_, target_port_, config_.sni, std::chrono::milliseconds(500));
+    if (stopping_) co_return;
+    if (!tickets.empty() && tickets != target_ticket_records_) {
+      std::string sizes;
+      for (auto n : tickets) sizes += (sizes.empty() ? "" : ",") + std::to_string(n);
+      spdlog::info("borrowed target sends {} session ticket record(s): {} bytes", tickets.size(), sizes);
+      target_ticket_records_ = std::move(tickets);
+    }
+    ticket_timer_.expires_after(target_ticket_records_.empty() ? std::chrono::seconds(30) : std::chrono::minutes(10));
+    co_await ticket_timer_.async_wait(use_tuple);
+  }
 }
 
 void Server::stop() {
@@ -93,6 +117,7 @@ void Server::stop() {
   std::error_code ignored;
   acceptor_.close(ignored);
   cover_acceptor_.close(ignored);
+  ticket_timer_.cancel();
   auto tunnels = tunnels_;
   for (auto& t : tunnels) t->close(make_error_code(Errc::tunnel_closed));
 }
@@ -242,6 +267,7 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
       spdlog::warn("cannot read the borrowed target's handshake: {}", shape.error().message());
       co_return;
     }
+    shape->ticket_records = target_ticket_records_;
     auto tls = std::make_unique<tls13::ServerStream>(std::move(socket));
     ByteSpan rest(hello.raw.data() + hello.used, hello.raw.size() - hello.used);
     deadline.expires_after(config_.handshake_timeout);

@@ -8,6 +8,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <memory>
 #include <set>
 
@@ -38,6 +39,7 @@ class Server {
   // transport = "borrow": users are answered in the target's shape, everyone else is relayed to it.
   asio::awaitable<void> handle_borrow_connection(asio::ip::tcp::socket socket);
   Result<void> start_borrow(std::string& message);
+  asio::awaitable<void> watch_target_tickets();
   asio::awaitable<void> run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user);
   asio::awaitable<void> handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination);
   asio::awaitable<Result<asio::ip::tcp::socket>> connect_cover();
@@ -57,6 +59,8 @@ class Server {
   tls13::ServerCredentials borrow_credentials_;
   std::string target_host_;
   std::uint16_t target_port_ = 0;
+  std::vector<std::size_t> target_ticket_records_;  // refreshed by watch_target_tickets()
+  asio::steady_timer ticket_timer_;
   bool stopping_ = false;
 };
 

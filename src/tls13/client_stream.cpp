@@ -168,8 +168,8 @@ asio::awaitable<std::error_code> ClientStream::run_handshake() {
   if (!chain) co_return co_await channel_.fail(alert::kBadCertificate, Errc::tls_failed);
   transcript_.insert(transcript_.end(), message->raw.begin(), message->raw.end());
   Result<X509Ptr> leaf = culvert::fail(Errc::tls_failed);
-  if (config_.borrow) {
-    // The certificate only has to be well formed; the key schedule authenticates the server.
+  if (config_.borrow || config_.accept_any_certificate) {
+    // The certificate only has to be well formed; for borrow the key schedule authenticates the server.
     const unsigned char* p = chain->front().data();
     X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(chain->front().size())));
     if (cert) leaf = std::move(cert);

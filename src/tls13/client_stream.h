@@ -38,6 +38,9 @@ struct ClientConfig {
   std::shared_ptr<const CertificateVerifier> verifier;  // required unless `borrow` is set
   std::vector<std::string> alpn = {"h2", "http/1.1"};
   std::optional<BorrowCredentials> borrow;
+  // Accept any certificate. Only for the server's own look at its borrowed target (to learn the
+  // shape of its session tickets); never for a tunnel.
+  bool accept_any_certificate = false;
 };
 
 // What a finished handshake agreed on, for logs and tests.
@@ -69,6 +72,7 @@ class ClientStream final : public ByteStream {
   // Asks the peer for new keys on the next write (KeyUpdate with update_requested).
   void request_key_update() { channel_.request_key_update(); }
   asio::ip::tcp::socket& socket() { return channel_.socket(); }
+  const std::vector<std::size_t>& ticket_records() const { return channel_.ticket_records(); }
 
  private:
   asio::awaitable<std::error_code> run_handshake();

@@ -66,12 +66,12 @@ asio::awaitable<Result<RecordChannel::Record>> RecordChannel::next_record() {
           if (handshake_done_ || length != 1 || body[0] != 1) co_return culvert::fail(Errc::malformed);
           continue;
         }
-        if (!read_) co_return Record{type, ByteSpan(body)};  // before the handshake keys
+        if (!read_) co_return Record{type, ByteSpan(body), kRecordHeaderSize + length};  // before handshake keys
         if (type != kApplicationData) co_return culvert::fail(Errc::malformed);
         std::size_t plain = 0;
         auto inner = read_->open(ByteSpan(header, kRecordHeaderSize), body, &plain);
         if (!inner) co_return culvert::fail(inner.error());
-        co_return Record{*inner, ByteSpan(body.data(), plain)};
+        co_return Record{*inner, ByteSpan(body.data(), plain), kRecordHeaderSize + length};
       }
     }
     if (input_start_ > 0) {
@@ -152,6 +152,8 @@ asio::awaitable<IoResult> RecordChannel::read_some(asio::mutable_buffer buffer) 
       co_return IoResult{make_error_code(Errc::tls_failed), 0};
     }
     if (record->type == kHandshake) {
+      if (record->plaintext.size() >= 1 && record->plaintext[0] == msg::kNewSessionTicket)
+        ticket_records_.push_back(record->wire_length);
       framer_.append(record->plaintext);
       for (;;) {
         auto message = framer_.next();

@@ -8,6 +8,7 @@
 
 #include <asio/ip/tcp.hpp>
 #include <memory>
+#include <vector>
 
 #include "core/byte_stream.h"
 #include "core/result.h"
@@ -37,6 +38,7 @@ class RecordChannel {
   struct Record {
     std::uint8_t type;
     ByteSpan plaintext;
+    std::size_t wire_length = 0;  // header included
   };
 
   RecordChannel(asio::ip::tcp::socket socket, bool is_client);
@@ -71,6 +73,8 @@ class RecordChannel {
     want_peer_update_ = true;
   }
   asio::ip::tcp::socket& socket() { return socket_; }
+  // Wire lengths of the records that carried NewSessionTickets (what an observer sees of them).
+  const std::vector<std::size_t>& ticket_records() const { return ticket_records_; }
 
  private:
   Result<void> handle_post_handshake(const HandshakeMessage& message);
@@ -90,6 +94,7 @@ class RecordChannel {
   bool sent_close_notify_ = false;
   bool key_update_to_send_ = false;
   bool want_peer_update_ = false;
+  std::vector<std::size_t> ticket_records_;
 };
 
 }  // namespace culvert::tls13

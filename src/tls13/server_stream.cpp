@@ -202,6 +202,28 @@ asio::awaitable<std::error_code> ServerStream::handshake(ByteSpan client_hello, 
       std::make_unique<RecordProtection>(*suite_, application.server_application_traffic, true));
   OPENSSL_cleanse(secrets.master.data(), secrets.master.size());
   channel_.handshake_finished();
+  // Session tickets in the target's record sizes, sent when the target sends them. Culvert never
+  // resumes, so the tickets are random bytes the client checks for shape and drops.
+  Bytes tickets;
+  for (std::size_t length : shape.ticket_records) {
+    constexpr std::size_t kTicketOverhead = kRecordHeaderSize + 1 + kTagSize + 4 + 4 + 4 + 1 + 8 + 2 + 2;
+    if (length < kTicketOverhead + 16 || length - kRecordHeaderSize - kTagSize - 1 > kMaxPlaintext) continue;
+    Bytes body;
+    Writer t(body);
+    t.u32(7 * 24 * 3600);              // lifetime
+    t.bytes(crypto::random_bytes(4));  // ticket_age_add
+    t.u8(8);
+    t.bytes(crypto::random_bytes(8));  // nonce
+    t.u16(16);
+    t.bytes(crypto::random_bytes(16));  // ticket
+    t.u16(0);
+    Bytes message = encode_handshake_message(msg::kNewSessionTicket, body);
+    channel_.write_protection()->seal(kHandshake, message, tickets,
+                                      length - kRecordHeaderSize - kTagSize - 1 - message.size());
+  }
+  if (!tickets.empty()) {
+    if (auto ec = co_await channel_.write_raw(tickets)) co_return ec;
+  }
   co_return std::error_code{};
 }
 

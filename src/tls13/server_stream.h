@@ -27,6 +27,9 @@ struct FlightShape {
   std::uint16_t record_version = 0x0303;       // of the ServerHello record
   bool change_cipher_spec = false;             // after the ServerHello
   std::vector<std::size_t> encrypted_records;  // lengths (as on the wire) of the records after it
+  // Records of the NewSessionTickets the target sends once the client's Finished arrives (learned
+  // from a full handshake with it; see observe_target_tickets in server/borrow.h).
+  std::vector<std::size_t> ticket_records;
 };
 
 // Reads a FlightShape from the bytes a target sent after a ClientHello: a ServerHello record,

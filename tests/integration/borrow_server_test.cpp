@@ -46,6 +46,7 @@ class BorrowServerTest : public ::testing::Test {
     std::error_code client_error;
     tls13::HandshakeSummary summary;
     std::string echoed;
+    std::vector<std::size_t> tickets;
   };
 
   // One borrow connection: the server reads the hello, asks the gate, and answers in `shape`.
@@ -89,6 +90,7 @@ class BorrowServerTest : public ::testing::Test {
             out.echoed.append(buf, n);
             if (ec) break;
           }
+          out.tickets = client.ticket_records();
         },
         asio::detached);
     io.run_for(std::chrono::seconds(10));
@@ -102,6 +104,7 @@ class BorrowServerTest : public ::testing::Test {
     s.hello.extensions = {tls13::ext::kKeyShare, tls13::ext::kSupportedVersions};
     s.change_cipher_spec = true;
     s.encrypted_records = {2000, 600, 80};
+    s.ticket_records = {255, 300};
     return s;
   }
 
@@ -119,6 +122,8 @@ TEST_F(BorrowServerTest, UserIsAnsweredInTheHybridGroupAndTunnelsData) {
   ASSERT_FALSE(out.client_error) << out.client_error.message();
   EXPECT_EQ(out.summary.group, tls13::group::kX25519MlKem768);
   EXPECT_EQ(out.echoed, "ping");
+  // Session tickets in the target's record sizes, checked and dropped by the client.
+  EXPECT_EQ(out.tickets, (std::vector<std::size_t>{255, 300}));
 }
 
 TEST_F(BorrowServerTest, RevokedUserAndWrongServerKeyAreNotAuthenticated) {

@@ -121,6 +121,25 @@ class Borrow(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("0 of ", r.stdout)
 
+    def test_session_tickets_are_learned_from_the_target(self):
+        # What the target sends after a full handshake (our own client, nothing sent after it)...
+        env = dict(os.environ, SSL_CERT_FILE=os.path.join(self.tmp, "ca.pem"))
+        r = subprocess.run([CULVERT, "lab", "fetch", f"https://localhost:{self.target_port}/"], capture_output=True,
+                           text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        tickets = [line for line in r.stderr.splitlines() if line.startswith("tickets=")][0][len("tickets="):]
+        self.assertTrue(tickets)
+        # ...is what the server learned and now sends its users after their Finished.
+        deadline = time.monotonic() + 10
+        expected = f"session ticket record(s): {tickets} bytes"
+        while time.monotonic() < deadline:
+            with open(os.path.join(self.tmp, "server.log"), errors="replace") as f:
+                if expected in f.read():
+                    break
+            time.sleep(0.1)
+        with open(os.path.join(self.tmp, "server.log"), errors="replace") as f:
+            self.assertIn(expected, f.read())
+
     @unittest.skipUnless(shutil.which("chromium"), "chromium not installed (scripts/setup.sh)")
     def test_chromium_sent_to_the_server_loads_the_targets_page(self):
         profile = tempfile.mkdtemp(prefix="culvert-chromium-", dir=self.tmp)
