@@ -221,11 +221,7 @@ asio::awaitable<std::error_code> ClientStream::run_handshake() {
 }
 
 Result<std::array<std::uint8_t, 32>> ClientStream::export_key(std::string_view label) const {
-  if (exporter_master_.empty()) return culvert::fail(Errc::tls_failed);
-  Bytes key = export_keying_material(*suite_, exporter_master_, label, {}, 32);
-  std::array<std::uint8_t, 32> out;
-  std::copy(key.begin(), key.end(), out.begin());
-  return out;
+  return export_32(suite_, exporter_master_, label);
 }
 
 }  // namespace culvert::tls13

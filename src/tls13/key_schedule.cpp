@@ -109,4 +109,13 @@ Bytes export_keying_material(const CipherSuite& suite, ByteSpan exporter_master,
   return hkdf_expand_label(suite, secret, "exporter", hash(suite, context), length);
 }
 
+Result<std::array<std::uint8_t, 32>> export_32(const CipherSuite* suite, ByteSpan exporter_master,
+                                               std::string_view label) {
+  if (!suite || exporter_master.empty()) return fail(Errc::tls_failed);
+  Bytes key = export_keying_material(*suite, exporter_master, label, {}, 32);
+  std::array<std::uint8_t, 32> out;
+  std::copy(key.begin(), key.end(), out.begin());
+  return out;
+}
+
 }  // namespace culvert::tls13

@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include <array>
+
 #include "core/bytes.h"
+#include "core/result.h"
 
 namespace culvert::tls13 {
 
@@ -55,5 +58,10 @@ Bytes next_traffic_secret(const CipherSuite& suite, ByteSpan secret);
 // TLS-Exporter(label, context, length) from the exporter master secret.
 Bytes export_keying_material(const CipherSuite& suite, ByteSpan exporter_master, std::string_view label,
                              ByteSpan context, std::size_t length);
+
+// The 32-byte exporter (empty context) both ends of a Culvert tunnel authenticate with; an error
+// before the handshake has produced an exporter master secret.
+Result<std::array<std::uint8_t, 32>> export_32(const CipherSuite* suite, ByteSpan exporter_master,
+                                               std::string_view label);
 
 }  // namespace culvert::tls13

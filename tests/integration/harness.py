@@ -256,6 +256,21 @@ def make_test_ca(tmp, name="localhost"):
                 out.write(f.read())
 
 
+def start_tls_site(tmp, page_text):
+    """An nginx HTTPS site for "localhost" with a test-CA certificate (make_test_ca) and TLS 1.3
+    (Debian 12's nginx defaults to TLS 1.2 only) whose index page holds `page_text`; returns
+    (process, port). The borrowed site of the borrow tests and the peer of the interop tests."""
+    make_test_ca(tmp)
+    www = os.path.join(tmp, "www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write(f"<!DOCTYPE html><title>Test site</title><p>{page_text}</p>\n")
+    port = free_port()
+    proc = start_nginx(tmp, f"""listen 127.0.0.1:{port} ssl; root {www};
+    ssl_certificate {tmp}/chain.pem; ssl_certificate_key {tmp}/leaf.key; ssl_protocols TLSv1.2 TLSv1.3;""")
+    return proc, port
+
+
 def tls_records(data):
     """(content type, length) of each whole TLS record in `data`."""
     out, pos = [], 0

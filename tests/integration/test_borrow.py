@@ -15,8 +15,7 @@ import tempfile
 import time
 import unittest
 
-from harness import (MIB, Origin, Process, curl, exchange, free_port, make_test_ca, pattern, run, start_nginx,
-                     tls_records)
+from harness import MIB, Origin, Process, curl, exchange, free_port, pattern, run, start_tls_site, tls_records
 
 CULVERT = os.environ["CULVERT_BIN"]
 
@@ -25,14 +24,7 @@ class Borrow(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = t = tempfile.mkdtemp(prefix="culvert-borrow-")
-        make_test_ca(t)
-        www = os.path.join(t, "www")
-        os.makedirs(www)
-        with open(os.path.join(www, "index.html"), "w") as f:
-            f.write("<!DOCTYPE html><title>Target</title><p>the borrowed site itself</p>\n")
-        cls.target_port = free_port()
-        cls.nginx = start_nginx(t, f"""listen 127.0.0.1:{cls.target_port} ssl; root {www};
-    ssl_certificate {t}/chain.pem; ssl_certificate_key {t}/leaf.key; ssl_protocols TLSv1.2 TLSv1.3;""")
+        cls.nginx, cls.target_port = start_tls_site(t, "the borrowed site itself")
         cls.port = free_port()
         cls.dir = os.path.join(t, "server")
         init = run(["server", "init", "--dir", cls.dir, "--listen", f"127.0.0.1:{cls.port}", "--public-host",

@@ -14,8 +14,8 @@ import time
 import unittest
 import zlib
 
-from harness import (MIB, Origin, Process, curl, free_port, http_get_body, make_test_ca, pattern, recv_exact, run, sha,
-                     socks5_connect, start_nginx)
+from harness import (MIB, Origin, Process, curl, free_port, http_get_body, pattern, recv_exact, run, sha, socks5_connect,
+                     start_nginx, start_tls_site)
 
 
 def write_terminal_qr_as_png(rows, path, scale=6):
@@ -253,14 +253,7 @@ class EndToEndBorrow(EndToEnd):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="culvert-e2e-borrow-")
-        make_test_ca(cls.tmp)
-        www = os.path.join(cls.tmp, "www")
-        os.makedirs(www)
-        with open(os.path.join(www, "index.html"), "w") as f:
-            f.write("<!DOCTYPE html><title>Borrowed</title><p>the borrowed site</p>\n")
-        cls.target_port = free_port()
-        cls.nginx = start_nginx(cls.tmp, f"""listen 127.0.0.1:{cls.target_port} ssl; root {www};
-    ssl_certificate {cls.tmp}/chain.pem; ssl_certificate_key {cls.tmp}/leaf.key; ssl_protocols TLSv1.2 TLSv1.3;""")
+        cls.nginx, cls.target_port = start_tls_site(cls.tmp, "the borrowed site")
         cls.origin = Origin()
         cls.server = ServerFixture(cls.tmp, "--transport", "borrow", "--target", f"localhost:{cls.target_port}")
         cls.client = Process(["client", cls.server.link, "--listen", "127.0.0.1:0"],

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import free_port, make_test_ca, start_nginx, wait_for_port
+from harness import free_port, start_tls_site, wait_for_port
 
 
 class Interop(unittest.TestCase):
@@ -16,16 +16,8 @@ class Interop(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="culvert-interop-")
         t = cls.tmp
 
-        make_test_ca(t)  # ca.pem, leaf.pem/leaf.key for "localhost", chain.pem
+        cls.nginx, cls.nginx_port = start_tls_site(t, "served by nginx over TLS 1.3")
         cls.env = dict(os.environ, SSL_CERT_FILE=os.path.join(t, "ca.pem"))
-
-        www = os.path.join(t, "www")
-        os.makedirs(www)
-        with open(os.path.join(www, "index.html"), "w") as f:
-            f.write("<!DOCTYPE html><title>Interop</title><p>served by nginx over TLS 1.3</p>\n")
-        cls.nginx_port = free_port()
-        cls.nginx = start_nginx(t, f"""listen 127.0.0.1:{cls.nginx_port} ssl; root {www};
-    ssl_certificate {t}/chain.pem; ssl_certificate_key {t}/leaf.key; ssl_protocols TLSv1.2 TLSv1.3;""")
 
     @classmethod
     def tearDownClass(cls):
