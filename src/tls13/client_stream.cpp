@@ -33,11 +33,6 @@ ClientStream::~ClientStream() { OPENSSL_cleanse(exporter_master_.data(), exporte
 Bytes ClientStream::transcript_hash() const { return hash(*suite_, transcript_); }
 
 asio::awaitable<std::error_code> ClientStream::handshake() {
-  auto ec = co_await run_handshake();
-  co_return ec;
-}
-
-asio::awaitable<std::error_code> ClientStream::run_handshake() {
   HelloRandomness randomness = HelloRandomness::draw();
   ClientHelloSpec spec;
   spec.server_name = config_.server_name;
@@ -132,9 +127,8 @@ asio::awaitable<std::error_code> ClientStream::run_handshake() {
 
   HandshakeSecrets secrets = derive_handshake_secrets(*suite_, *shared, transcript_hash());
   OPENSSL_cleanse(shared->data(), shared->size());
-  channel_.set_read_protection(std::make_unique<RecordProtection>(*suite_, secrets.server_handshake_traffic, false));
   // From here on our alerts, like our Finished, go under the client handshake keys.
-  channel_.set_write_protection(std::make_unique<RecordProtection>(*suite_, secrets.client_handshake_traffic, true));
+  channel_.set_keys(*suite_, secrets.server_handshake_traffic, secrets.client_handshake_traffic);
 
   // EncryptedExtensions.
   message = co_await channel_.next_handshake_message();
@@ -209,10 +203,7 @@ asio::awaitable<std::error_code> ClientStream::run_handshake() {
   channel_.write_protection()->seal(kHandshake, finished, flight);
   if (auto ec = co_await channel_.write_raw(flight)) co_return ec;
 
-  channel_.set_read_protection(
-      std::make_unique<RecordProtection>(*suite_, application.server_application_traffic, false));
-  channel_.set_write_protection(
-      std::make_unique<RecordProtection>(*suite_, application.client_application_traffic, true));
+  channel_.set_keys(*suite_, application.server_application_traffic, application.client_application_traffic);
   OPENSSL_cleanse(secrets.master.data(), secrets.master.size());
   transcript_.clear();
   transcript_.shrink_to_fit();

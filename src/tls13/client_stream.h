@@ -75,7 +75,6 @@ class ClientStream final : public ByteStream {
   const std::vector<std::size_t>& ticket_records() const { return channel_.ticket_records(); }
 
  private:
-  asio::awaitable<std::error_code> run_handshake();
   Bytes transcript_hash() const;
 
   RecordChannel channel_;

@@ -57,8 +57,12 @@ class RecordChannel {
   // Sends `description` (best effort), closes, and returns `error`.
   asio::awaitable<std::error_code> fail(std::uint8_t description, Errc error);
 
-  void set_read_protection(std::unique_ptr<RecordProtection> p) { read_ = std::move(p); }
-  void set_write_protection(std::unique_ptr<RecordProtection> p) { write_ = std::move(p); }
+  // Moves both directions to new traffic secrets (handshake, then application); records from here
+  // on are opened and sealed with them, sequence numbers starting at zero.
+  void set_keys(const CipherSuite& suite, ByteSpan read_secret, ByteSpan write_secret) {
+    read_ = std::make_unique<RecordProtection>(suite, read_secret, false);
+    write_ = std::make_unique<RecordProtection>(suite, write_secret, true);
+  }
   RecordProtection* write_protection() { return write_.get(); }
   void handshake_finished() { handshake_done_ = true; }
 

@@ -178,8 +178,10 @@ asio::awaitable<std::error_code> ServerStream::handshake(ByteSpan client_hello, 
   add(encode_handshake_message(msg::kFinished,
                                finished_mac(*suite_, secrets.server_handshake_traffic, hash(*suite_, transcript))));
 
-  RecordProtection server_handshake(*suite_, secrets.server_handshake_traffic, true);
-  Bytes sealed = seal_into_shape(server_handshake, encrypted, shape.encrypted_records);
+  // Sealed with the channel's own protection, so that an alert after the flight continues its
+  // sequence numbers instead of reusing them.
+  channel_.set_keys(*suite_, secrets.client_handshake_traffic, secrets.server_handshake_traffic);
+  Bytes sealed = seal_into_shape(*channel_.write_protection(), encrypted, shape.encrypted_records);
   flight.insert(flight.end(), sealed.begin(), sealed.end());
   if (auto ec = co_await channel_.write_raw(flight)) co_return ec;
 
@@ -188,18 +190,13 @@ asio::awaitable<std::error_code> ServerStream::handshake(ByteSpan client_hello, 
   Bytes expected = finished_mac(*suite_, secrets.client_handshake_traffic, hash(*suite_, transcript));
 
   // The client's Finished under its handshake keys (its ChangeCipherSpec is skipped by the channel).
-  channel_.set_read_protection(std::make_unique<RecordProtection>(*suite_, secrets.client_handshake_traffic, false));
-  channel_.set_write_protection(std::make_unique<RecordProtection>(*suite_, secrets.server_handshake_traffic, true));
   auto finished = co_await channel_.next_handshake_message();
   if (!finished || finished->type != msg::kFinished)
     co_return co_await channel_.fail(alert::kUnexpectedMessage, Errc::tls_failed);
   if (!crypto::equal_constant_time(expected, finished->body()))
     co_return co_await channel_.fail(alert::kDecryptError, Errc::tls_failed);
   if (!channel_.handshake_buffer_empty()) co_return co_await channel_.fail(alert::kUnexpectedMessage, Errc::tls_failed);
-  channel_.set_read_protection(
-      std::make_unique<RecordProtection>(*suite_, application.client_application_traffic, false));
-  channel_.set_write_protection(
-      std::make_unique<RecordProtection>(*suite_, application.server_application_traffic, true));
+  channel_.set_keys(*suite_, application.client_application_traffic, application.server_application_traffic);
   OPENSSL_cleanse(secrets.master.data(), secrets.master.size());
   channel_.handshake_finished();
   // Session tickets in the target's record sizes, sent when the target sends them. Culvert never
