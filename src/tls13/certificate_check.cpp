@@ -87,6 +87,25 @@ Bytes certificate_verify_content(ByteSpan transcript_hash) {
   return content;
 }
 
+Result<Bytes> sign_certificate_verify(EVP_PKEY* key, ByteSpan transcript_hash) {
+  Bytes content = certificate_verify_content(transcript_hash);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  std::size_t length = 0;
+  bool ok = md && EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+            EVP_DigestSign(md, nullptr, &length, content.data(), content.size()) == 1;
+  Bytes signature(length);
+  ok = ok && EVP_DigestSign(md, signature.data(), &length, content.data(), content.size()) == 1;
+  EVP_MD_CTX_free(md);
+  if (!ok) return fail(Errc::tls_failed);
+  signature.resize(length);
+  Bytes body;
+  Writer w(body);
+  w.u16(0x0403);  // ecdsa_secp256r1_sha256
+  w.u16(static_cast<std::uint16_t>(signature.size()));
+  w.bytes(signature);
+  return body;
+}
+
 Result<void> verify_server_signature(X509* leaf, std::uint16_t scheme, ByteSpan signature, ByteSpan transcript_hash) {
   EVP_PKEY* key = X509_get0_pubkey(leaf);
   if (!key) return fail(Errc::tls_failed);
@@ -125,10 +144,7 @@ Result<void> verify_server_signature(X509* leaf, std::uint16_t scheme, ByteSpan 
     if (EVP_PKEY_get_group_name(key, name, sizeof name, &len) != 1 || std::string(name) != curve)
       return fail(Errc::tls_failed);
   }
-  Bytes content(64, 0x20);
-  content.insert(content.end(), {'T', 'L', 'S', ' ', '1', '.', '3', ',', ' ', 's', 'e', 'r', 'v', 'e', 'r', ' ', 'C',
-                                 'e', 'r', 't', 'i', 'f', 'i', 'c', 'a', 't', 'e', 'V', 'e', 'r', 'i', 'f', 'y', 0});
-  content.insert(content.end(), transcript_hash.begin(), transcript_hash.end());
+  Bytes content = certificate_verify_content(transcript_hash);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_PKEY_CTX* pctx = nullptr;
   bool ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, key) == 1;

@@ -50,6 +50,10 @@ std::array<std::uint8_t, 32> spki_sha256(X509* cert);
 // byte and the transcript hash.
 Bytes certificate_verify_content(ByteSpan transcript_hash);
 
+// A server's CertificateVerify body (scheme ecdsa_secp256r1_sha256 and the signature) with a P-256
+// key; Errc::tls_failed if libcrypto cannot sign with it.
+Result<Bytes> sign_certificate_verify(EVP_PKEY* key, ByteSpan transcript_hash);
+
 // Verifies a server CertificateVerify. Errc::tls_failed for a bad signature or a scheme that was
 // not offered or does not fit the key.
 Result<void> verify_server_signature(X509* leaf, std::uint16_t scheme, ByteSpan signature, ByteSpan transcript_hash);

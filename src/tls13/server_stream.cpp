@@ -159,22 +159,10 @@ asio::awaitable<std::error_code> ServerStream::handshake(ByteSpan client_hello, 
   add(encode_handshake_message(msg::kEncryptedExtensions, ee));
   add(encode_handshake_message(msg::kCertificate, encode_certificate(identity.chain)));
 
-  Bytes content = certificate_verify_content(hash(*suite_, transcript));
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  std::size_t sig_len = 0;
-  bool signed_ok = md && EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, identity.key.get()) == 1 &&
-                   EVP_DigestSign(md, nullptr, &sig_len, content.data(), content.size()) == 1;
-  Bytes signature(sig_len);
-  signed_ok = signed_ok && EVP_DigestSign(md, signature.data(), &sig_len, content.data(), content.size()) == 1;
-  EVP_MD_CTX_free(md);
-  if (!signed_ok) co_return co_await channel_.fail(alert::kInternalError, Errc::tls_failed);
-  signature.resize(sig_len);
-  Bytes cv;
-  Writer c(cv);
-  c.u16(0x0403);  // ecdsa_secp256r1_sha256: the identity's key is P-256
-  c.u16(static_cast<std::uint16_t>(signature.size()));
-  c.bytes(signature);
-  add(encode_handshake_message(msg::kCertificateVerify, cv));
+  // The identity's key is P-256 (load_server_credentials checks it).
+  auto verify = sign_certificate_verify(identity.key.get(), hash(*suite_, transcript));
+  if (!verify) co_return co_await channel_.fail(alert::kInternalError, Errc::tls_failed);
+  add(encode_handshake_message(msg::kCertificateVerify, *verify));
   add(encode_handshake_message(msg::kFinished,
                                finished_mac(*suite_, secrets.server_handshake_traffic, hash(*suite_, transcript))));
 

@@ -151,21 +151,8 @@ class ScriptedServer {
       add(encode_handshake_message(msg::kCertificate, cert_body));
     }
 
-    Bytes content = certificate_verify_content(hash(suite, transcript));
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    std::size_t sig_len = 0;
-    EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key_.get());
-    EVP_DigestSign(md, nullptr, &sig_len, content.data(), content.size());
-    Bytes signature(sig_len);
-    EVP_DigestSign(md, signature.data(), &sig_len, content.data(), content.size());
-    signature.resize(sig_len);
-    EVP_MD_CTX_free(md);
-    Bytes cv_body;
-    Writer v(cv_body);
-    v.u16(0x0403);
-    v.u16(static_cast<std::uint16_t>(signature.size()));
-    v.bytes(signature);
-    add(encode_handshake_message(msg::kCertificateVerify, cv_body));
+    add(encode_handshake_message(msg::kCertificateVerify,
+                                 sign_certificate_verify(key_.get(), hash(suite, transcript)).value()));
 
     Bytes verify_data = finished_mac(suite, secrets.server_handshake_traffic, hash(suite, transcript));
     if (script_.corrupt_finished) verify_data[0] ^= 1;
