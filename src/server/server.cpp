@@ -281,9 +281,12 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
     ByteSpan record(first.data(), n);
     auto exporter = tls->export_key(tls::kExporterLabel);
     if (!exporter || n < tls::kPreambleSize) co_return;
-    auto authenticated = authenticate(record, *exporter);
-    if (!authenticated || authenticated->credential.key_id != user->user.credential.key_id) co_return;
-    co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), *authenticated);
+    // The gate already found the user: check the preamble against them, not the store again.
+    auto preamble = tls::parse_preamble(record);
+    if (!preamble || preamble->version != mux::kVersion || preamble->key_id != user->user.credential.key_id ||
+        !tls::verify_preamble(*preamble, user->user.credential.secret, *exporter))
+      co_return;
+    co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), user->user);
   } catch (const std::exception& e) {
     spdlog::error("connection handler failed: {}", e.what());
   }
