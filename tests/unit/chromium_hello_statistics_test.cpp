@@ -30,7 +30,7 @@ struct Observed {
   std::multiset<std::uint16_t> extension_set;
 };
 
-bool is_grease(std::uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 12) == ((v >> 4) & 0xf); }
+using lab::is_grease;
 
 Observed observe(ByteSpan record) {
   Observed o;

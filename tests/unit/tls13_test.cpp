@@ -6,6 +6,7 @@
 #include <set>
 
 #include "crypto/crypto.h"
+#include "lab/client_hello.h"
 #include "lab/reference_fingerprints.h"
 #include "tls13/client_hello.h"
 #include "tls13/key_schedule.h"
@@ -155,7 +156,7 @@ ParsedHello parse_reference(ByteSpan record) {
     std::uint16_t type = e.u16().value();
     ByteSpan body = e.prefixed(2).value();
     p.extension_types.push_back(type);
-    if ((type & 0x0f0f) == 0x0a0a) {
+    if (lab::is_grease(type)) {
       p.randomness.grease_seed[first ? kGreaseExtension1 : kGreaseExtension2] = static_cast<std::uint8_t>(type >> 8);
       first = false;
       continue;
@@ -186,7 +187,7 @@ ParsedHello parse_reference(ByteSpan record) {
         while (l.remaining() > 0) {
           std::uint16_t group = l.u16().value();
           ByteSpan key = l.prefixed(2).value();
-          if ((group & 0x0f0f) != 0x0a0a) p.spec.key_shares.push_back({group, Bytes(key.begin(), key.end())});
+          if (!lab::is_grease(group)) p.spec.key_shares.push_back({group, Bytes(key.begin(), key.end())});
         }
         break;
       }
@@ -220,7 +221,7 @@ ParsedHello parse_reference(ByteSpan record) {
   while (eb.remaining() > 0) {
     std::uint16_t type = eb.u16().value();
     eb.prefixed(2);
-    if ((type & 0x0f0f) != 0x0a0a) reference.push_back(type);
+    if (!lab::is_grease(type)) reference.push_back(type);
   }
   EXPECT_EQ(reference.size(), kPermutedExtensions);
   std::size_t slot = 0;
