@@ -44,6 +44,18 @@ Server::Server(asio::io_context& io, ServerConfig config, std::unique_ptr<UserSt
 Server::~Server() { stop(); }
 
 Result<void> Server::start(std::string& message) {
+  // A borrowing server has neither an OpenSSL context nor a cover site: the target is both.
+  if (config_.transport == "borrow") {
+    if (auto ready = start_borrow(message); !ready) return ready;
+  } else {
+    if (auto ready = start_tls_and_cover(message); !ready) return ready;
+  }
+  if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return {};
+}
+
+Result<void> Server::start_tls_and_cover(std::string& message) {
   tls::ServerTlsOptions tls_options{config_.path(config_.certificate), config_.path(config_.key), config_.cover.alpn};
   auto ctx = tls::make_server_context(tls_options);
   if (!ctx) {
@@ -63,12 +75,6 @@ Result<void> Server::start(std::string& message) {
   } else {
     split_host_port(config_.cover.upstream, cover_host_, cover_port_);
   }
-
-  if (config_.transport == "borrow") {
-    if (auto ready = start_borrow(message); !ready) return ready;
-  }
-  if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
-  asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }
 

@@ -38,6 +38,7 @@ class Server {
   asio::awaitable<void> handle_connection(asio::ip::tcp::socket socket);
   // transport = "borrow": users are answered in the target's shape, everyone else is relayed to it.
   asio::awaitable<void> handle_borrow_connection(asio::ip::tcp::socket socket);
+  Result<void> start_tls_and_cover(std::string& message);
   Result<void> start_borrow(std::string& message);
   asio::awaitable<void> watch_target_tickets();
   asio::awaitable<void> run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user);
