@@ -52,6 +52,7 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("static_key", c.static_key);
   str("users_db", c.users_db);
   str("log_level", c.log_level);
+  str("congestion_control", c.congestion_control);
   if (auto v = t["certificate_pinned"].value<bool>()) c.certificate_pinned = *v;
   if (auto v = t["allow_private"].value<bool>()) c.allow_private = *v;
   auto ms = [&](const char* key, std::chrono::milliseconds& out) -> bool {
@@ -111,6 +112,11 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     message = "log_level must be debug, info, warn or error";
     return fail(Errc::bad_config);
   }
+  if (c.congestion_control.size() > 15 ||
+      c.congestion_control.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+    message = "congestion_control must be a kernel algorithm name such as \"bbr\" or \"cubic\" (or \"\")";
+    return fail(Errc::bad_config);
+  }
   return c;
 }
 
@@ -148,6 +154,9 @@ std::string render_server_config(const ServerConfig& c) {
      << "handshake_timeout_ms = " << c.handshake_timeout.count() << "\n"
      << "connect_timeout_ms = " << c.connect_timeout.count() << "\n"
      << "stream_idle_timeout_ms = " << c.stream_idle_timeout.count() << "\n"
+     << "# TCP congestion control for tunnels; bbr keeps its rate on lossy long links. \"\" keeps the\n"
+     << "# system default; an algorithm the kernel refuses falls back to it (logged at start).\n"
+     << "congestion_control = " << q(c.congestion_control) << "\n"
      << "# debug logs destinations; info and above never do.\n"
      << "log_level = " << q(c.log_level) << "\n\n"
      << "[cover]\n"

@@ -38,6 +38,9 @@ struct ServerConfig {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds stream_idle_timeout{300000};
   std::string log_level = "info";
+  // TCP congestion control for client tunnels (per socket); "" keeps the system default. BBR holds
+  // its rate on lossy long paths where loss-based algorithms collapse.
+  std::string congestion_control = "bbr";
 
   std::string path(const std::string& relative) const;
 };

@@ -9,6 +9,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include "core/await.h"
+#include "core/congestion.h"
 
 #include <openssl/crypto.h>
 #include "core/relay.h"
@@ -51,6 +52,13 @@ Result<void> Server::start(std::string& message) {
     if (auto ready = start_tls_and_cover(message); !ready) return ready;
   }
   if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
+  // Accepted sockets inherit the listener's congestion control from their first segment on.
+  auto congestion = apply_congestion_control(acceptor_.native_handle(), config_.congestion_control);
+  if (!config_.congestion_control.empty() && congestion != config_.congestion_control) {
+    spdlog::warn("congestion control {} refused by the kernel; tunnels use {}", config_.congestion_control, congestion);
+  } else {
+    spdlog::info("tunnels use TCP congestion control {}", congestion);
+  }
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }

@@ -78,6 +78,25 @@ TEST_F(ServerConfigTest, BorrowNeedsATargetAndTheBorrowedName) {
   }
 }
 
+TEST_F(ServerConfigTest, CongestionControlDefaultsToBbrAndRejectsOddNames) {
+  ServerConfig c;
+  c.public_host = "198.51.100.2";
+  write(render_server_config(c));
+  std::string message;
+  auto loaded = load_server_config(dir_.string(), message);
+  ASSERT_TRUE(loaded) << message;
+  EXPECT_EQ(loaded->congestion_control, "bbr");
+  write("public_host = \"a\"\ncongestion_control = \"\"\n");
+  loaded = load_server_config(dir_.string(), message);
+  ASSERT_TRUE(loaded) << message;
+  EXPECT_EQ(loaded->congestion_control, "");
+  for (const char* name : {"bbr; rm", "BBR", "averyveryverylongname"}) {
+    write(std::string("public_host = \"a\"\ncongestion_control = \"") + name + "\"\n");
+    EXPECT_FALSE(load_server_config(dir_.string(), message)) << name;
+    EXPECT_NE(message.find("congestion_control"), std::string::npos);
+  }
+}
+
 TEST_F(ServerConfigTest, MissingFileIsAnError) {
   std::string message;
   EXPECT_FALSE(load_server_config((dir_ / "nowhere").string(), message));

@@ -1,0 +1,7 @@
+#!/bin/sh
+# Full comparison run (about 30 minutes on 2 cores): loopback, then the emulated link (needs root).
+# Writes build/compare/results.{md,json}; copy the table into docs/performance.md with the date.
+set -e
+cd "$(dirname "$0")/../.."
+[ -x build/culvert ] || cmake --build build
+exec python3 bench/compare/compare.py "$@"
