@@ -153,7 +153,7 @@ def idle_streams(client, tool, origin, count):
         raise Failure("origin still holds streams of an earlier run")
     before = rss_of(tool)
     argv = ["python3", LOAD, "idle", "--proxy", str(tool.socks_port), "--target",
-            f"{origin.host.addr}:{origin.hold_port}", "--count", str(count)]
+            f"{origin.host.addr}:{origin.hold_port}", "--count", str(count), "--timeout", "10"]
     proc = subprocess.Popen(client.command(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         report = json.loads(proc.stdout.readline() or "{}")
@@ -196,7 +196,7 @@ def loopback(a, binary, tmp, report):
     origin = tools.Origin(local, tmp, files, hash_uploads=a.quick)
     started = []
     try:
-        for tool in tools.all_tools(binary):
+        for tool in selected(a, binary):
             tool.start(local, local, origin, tmp)
             started.append(tool)
         rows = {t.name: {"download_s": [], "upload_s": [], "download_cpu": [], "upload_cpu": [], "ttfb_ms": []}
@@ -230,7 +230,7 @@ def loopback(a, binary, tmp, report):
             print(f"  loopback bulk round {rep + 1}/{a.reps} done", file=sys.stderr, flush=True)
         for tool in started:
             rows[tool.name]["burst"] = load(local, "burst", tool, origin, *target, "--size", str(SMALL_SIZE),
-                                            "--count", str(a.burst), "--timeout", "180")
+                                            "--count", str(a.burst), "--timeout", "60")
         for tool in started:
             r = rows[tool.name]
             samples = sorted(r.pop("ttfb_ms"))
@@ -263,7 +263,7 @@ def emulated_link(a, binary, tmp, report):
             origin = tools.Origin(link.server, tmp, files, hash_uploads=False)
             started = []
             try:
-                for tool in tools.all_tools(binary):
+                for tool in selected(a, binary):
                     tool.start(link.client, link.server, origin, tmp)
                     started.append(tool)
                 rows = {t.name: {"download_s": [], "page_s": [], "failed": 0} for t in started}
@@ -306,6 +306,15 @@ def emulated_link(a, binary, tmp, report):
         link.close()
 
 
+def selected(a, binary):
+    """The tools to run; `direct` always (the ceiling and the baseline)."""
+    chosen = tools.all_tools(binary)
+    if a.only:
+        parts = a.only.split(",")
+        chosen = [t for t in chosen if t.name == "direct" or any(p in t.name for p in parts)]
+    return chosen
+
+
 def sample_congestion(link, tool, url):
     """Which congestion control the server side's connections use (read with `ss` during a transfer)."""
     args = ["curl", "-sS", "--max-time", "60", "-o", "/dev/null"] + proxy_args(tool) + [url]
@@ -337,8 +346,9 @@ def markdown(report):
                   f" | {report['burst']:,} concurrent requests ok |",
                   "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(report["idle"]) + "---:|"]
         for name, r in lb.items():
-            idle = " | ".join(fmt(i["bytes_per_stream"] / 1024, 1) + ("" if i["reached_origin"] else " (!)")
-                              for i in r["idle"]) or " | ".join("–" for _ in report["idle"])
+            idle = " | ".join(fmt(i["bytes_per_stream"] / 1024, 1) +
+                              ("" if i["opened"] == i["streams"] else f" (only {i['opened']:,} opened)") +
+                              ("" if i["reached_origin"] else " (not all reached the origin)") for i in r["idle"]) or " | ".join("–" for _ in report["idle"])
             lines.append(f"| {name} | {fmt(r['download_mib_s'])} | {fmt(r['upload_mib_s'])} | "
                          f"{fmt(r['download_cpu_s_per_gib'], 2)} | {fmt(r['upload_cpu_s_per_gib'], 2)} | "
                          f"{fmt(r['ttfb_median_ms'], 2)} | {fmt(r['ttfb_p99_ms'], 2)} | {idle} | "
@@ -367,7 +377,7 @@ def targets(report):
     out = []
     lb, lk = report.get("loopback", {}), report.get("link", {})
     peers = [n for n in lb if not n.startswith("culvert") and n != "direct"]
-    ours = [n for n in lb if n.startswith("culvert")]
+    ours = [n for n in lb if n.startswith("culvert")] if peers else []
     for name in ours:
         r = lb[name]
         for key, label in (("download_mib_s", "download"), ("upload_mib_s", "upload")):
@@ -390,7 +400,7 @@ def targets(report):
         b = r["burst"]
         out.append(f"- {name} {b['count']:,} concurrent requests: {b['ok']:,} ok — "
                    f"{'met' if b['ok'] == b['count'] else 'missed'}")
-    if lk:
+    if lk and "direct" in lk:
         losses = report["loss"]
         for name in [n for n in lk if n.startswith("culvert")]:
             if "trojan" in lk:
@@ -416,11 +426,14 @@ def main():
     p.add_argument("--reps", type=int)
     p.add_argument("--no-link", action="store_true")
     p.add_argument("--no-loopback", action="store_true")
+    p.add_argument("--only", help="comma-separated name parts: run only the tools whose names contain one")
+    p.add_argument("--bulk-mib", type=int, help="loopback bulk body size (default 1024, quick 32)")
+    p.add_argument("--idle", help="comma-separated idle stream counts (default 1000,10000; quick 100)")
     a = p.parse_args()
     quick = a.quick
     a.reps = a.reps or (1 if quick else 3)
-    a.bulk_mib = 32 if quick else 1024
-    a.idle = [100] if quick else [1000, 10000]
+    a.bulk_mib = a.bulk_mib or (32 if quick else 1024)
+    a.idle = [int(n) for n in a.idle.split(",") if n] if a.idle is not None else ([100] if quick else [1000, 10000])
     a.ttfb_count = 20 if quick else 200
     a.burst = 300 if quick else 10000
     a.link_mib = 2 if quick else 16

@@ -134,12 +134,17 @@ async def page(a):
 async def idle(a):
     """Opens `count` streams that send nothing, reports, and holds them until stdin has a line."""
     host, port = target(a.target)
-    streams, failed = [], 0
+    streams, failed, in_a_row = [], 0, 0
     for _ in range(a.count):
         try:
             streams.append(await asyncio.wait_for(open_stream(a.proxy, host, port), a.timeout))
+            in_a_row = 0
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             failed += 1
+            in_a_row += 1
+            if in_a_row == 3:  # the proxy is out of descriptors or memory: stop asking
+                failed += a.count - len(streams) - failed
+                break
     print(json.dumps({"opened": len(streams), "failed": failed}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     for _, writer in streams:

@@ -21,6 +21,9 @@ class ByteStream {
 
   // Reads at least one byte. End of stream is asio::error::eof with 0 bytes.
   virtual asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) = 0;
+  // Completes when read_some would not wait (data, end of stream or an error is there), so that a
+  // relay holds no buffer while a direction is idle. The default completes at once.
+  virtual asio::awaitable<void> wait_readable() { co_return; }
   // Writes the whole buffer or fails.
   virtual asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) = 0;
   // Half-close: the peer reads end of stream; reading from this side goes on.

@@ -1,5 +1,6 @@
 #include "core/relay.h"
 #include "core/await.h"
+#include "core/buffer_pool.h"
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
@@ -10,9 +11,6 @@
 
 namespace culvert {
 namespace {
-
-// One mux frame's payload: a larger buffer costs memory per idle stream and gains little.
-constexpr std::size_t kChunk = 16 * 1024;
 
 asio::awaitable<void> idle_watch(std::chrono::steady_clock::time_point& last_activity,
                                  std::chrono::steady_clock::duration idle) {
@@ -28,25 +26,30 @@ asio::awaitable<void> idle_watch(std::chrono::steady_clock::time_point& last_act
 
 asio::awaitable<std::uint64_t> pump(ByteStream& from, ByteStream& to,
                                     std::chrono::steady_clock::time_point& last_activity) {
-  std::vector<std::uint8_t> buffer(kChunk);
   std::uint64_t total = 0;
   for (;;) {
-    auto [ec, n] = co_await from.read_some(asio::buffer(buffer));
-    if (n > 0) {
-      last_activity = std::chrono::steady_clock::now();
-      if (co_await to.write_all(asio::buffer(buffer.data(), n))) {
-        from.close();
+    co_await from.wait_readable();
+    // A buffer only while bytes flow: keep reading while reads fill it, give it back when they do not.
+    PooledBuffer buffer;
+    for (;;) {
+      auto [ec, n] = co_await from.read_some(asio::buffer(buffer.span().data(), buffer.span().size()));
+      if (n > 0) {
+        last_activity = std::chrono::steady_clock::now();
+        if (co_await to.write_all(asio::buffer(buffer.span().data(), n))) {
+          from.close();
+          co_return total;
+        }
+        total += n;
+      }
+      if (ec == asio::error::eof) {
+        co_await to.shutdown_send();
         co_return total;
       }
-      total += n;
-    }
-    if (ec == asio::error::eof) {
-      co_await to.shutdown_send();
-      co_return total;
-    }
-    if (ec) {
-      to.close();
-      co_return total;
+      if (ec) {
+        to.close();
+        co_return total;
+      }
+      if (n < PooledBuffer::kSize) break;
     }
   }
 }

@@ -3,6 +3,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <charconv>
+#include <cerrno>
+#include <sys/socket.h>
 #include "core/await.h"
 
 namespace culvert {
@@ -10,6 +12,15 @@ namespace culvert {
 asio::awaitable<IoResult> TcpStream::read_some(asio::mutable_buffer buffer) {
   auto [ec, n] = co_await socket_.async_read_some(buffer, use_tuple);
   co_return IoResult{ec, n};
+}
+
+asio::awaitable<void> TcpStream::wait_readable() {
+  // Peek first: asio's async_wait only wakes on a new readiness edge, and bytes (or an end of
+  // stream) may already be waiting. Single-threaded, so nothing runs between the peek and the wait.
+  std::uint8_t probe;
+  ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) co_return;
+  co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_tuple);
 }
 
 asio::awaitable<std::error_code> TcpStream::write_all(asio::const_buffer buffer) {

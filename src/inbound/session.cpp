@@ -84,6 +84,9 @@ asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const StreamOp
   if (early.empty()) early = co_await read_first_data(app, options.first_data_wait);
   auto stream = co_await opener(request->destination, early);
   if (!stream) co_return;
+  // The relay may run for hours: keep no handshake buffers in this frame meanwhile.
+  Bytes().swap(early);
+  Bytes().swap(buffer);
   co_await relay(app, **stream, options.idle_timeout);
 }
 
@@ -120,6 +123,10 @@ asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const StreamOpen
     }
     co_return;
   }
+  Bytes().swap(first);
+  Bytes().swap(rest);
+  Bytes().swap(buffer);
+  std::string().swap(request->forward_head);
   co_await relay(app, **stream, options.idle_timeout);
 }
 
@@ -132,13 +139,13 @@ asio::awaitable<void> serve_inbound(asio::ip::tcp::socket socket, StreamOpener o
     TcpStream app(std::move(socket));
     asio::steady_timer deadline(co_await asio::this_coro::executor);
     deadline.expires_after(options.handshake_timeout);
-    Bytes buffer;
-    std::uint8_t chunk[4096];
-    auto r = co_await (app.read_some(asio::buffer(chunk)) || deadline.async_wait(use_tuple));
+    // Read into a heap buffer, not a frame array: this frame lives as long as the relay.
+    Bytes buffer(4096);
+    auto r = co_await (app.read_some(asio::buffer(buffer)) || deadline.async_wait(use_tuple));
     if (r.index() == 1) co_return;
     auto [ec, n] = std::get<0>(r);
     if (ec) co_return;
-    buffer.assign(chunk, chunk + n);
+    buffer.resize(n);
     if (buffer[0] == socks5::kVersion) {
       co_await serve_socks5(app, buffer, opener, options, deadline);
     } else if (buffer[0] >= 'A' && buffer[0] <= 'Z') {

@@ -16,8 +16,7 @@ namespace culvert::mux {
 struct StreamState {
   StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex) : id(stream_id), readable(ex), writable(ex) {}
   std::uint32_t id;
-  Bytes received;  // bytes not yet read by the application
-  std::size_t read_pos = 0;
+  ByteBuffer received;  // bytes not yet read by the application
   bool remote_fin = false;
   bool local_fin = false;
   bool reset = false;  // by either side, or the tunnel ended
@@ -31,8 +30,7 @@ struct StreamState {
 };
 
 namespace {
-constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kMaxWriteBatch = 256 * 1024;
+constexpr std::size_t kReadChunk = 256 * 1024;
 
 std::uint32_t default_random_below(std::uint32_t bound) { return crypto::random_below(bound); }
 }  // namespace
@@ -49,18 +47,10 @@ std::uint32_t Stream::id() const { return state_->id; }
 asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
   auto& s = *state_;
   for (;;) {
-    std::size_t available = s.received.size() - s.read_pos;
-    if (available > 0) {
-      std::size_t n = std::min(available, buffer.size());
-      std::memcpy(buffer.data(), s.received.data() + s.read_pos, n);
-      s.read_pos += n;
-      if (s.read_pos == s.received.size()) {
-        s.received.clear();
-        s.read_pos = 0;
-      } else if (s.read_pos > 64 * 1024 && s.read_pos * 2 > s.received.size()) {
-        s.received.erase(s.received.begin(), s.received.begin() + static_cast<std::ptrdiff_t>(s.read_pos));
-        s.read_pos = 0;
-      }
+    if (!s.received.empty()) {
+      std::size_t n = std::min(s.received.size(), buffer.size());
+      std::memcpy(buffer.data(), s.received.data(), n);
+      s.received.consume(n);
       session_->on_consumed(s, n);
       co_return IoResult{{}, n};
     }
@@ -68,6 +58,12 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
     if (s.remote_fin) co_return IoResult{asio::error::eof, 0};
     co_await s.readable.wait();
   }
+}
+
+asio::awaitable<void> Stream::wait_readable() {
+  auto& s = *state_;
+  if (s.received.empty()) s.received.shrink_if_empty();  // an idle stream keeps no receive buffer
+  while (s.received.empty() && !s.reset && !s.remote_fin) co_await s.readable.wait();
 }
 
 asio::awaitable<std::error_code> Stream::write_all(asio::const_buffer buffer) {
@@ -146,7 +142,7 @@ Session::~Session() {
 
 void Session::prefix_output(ByteSpan bytes) { outbox_.insert(outbox_.begin(), bytes.begin(), bytes.end()); }
 
-void Session::feed_input(ByteSpan bytes) { input_.insert(input_.end(), bytes.begin(), bytes.end()); }
+void Session::feed_input(ByteSpan bytes) { input_.append(bytes); }
 
 void Session::enqueue(FrameType type, std::uint8_t flags, std::uint32_t stream_id, ByteSpan payload) {
   if (closed_) return;
@@ -280,7 +276,7 @@ std::error_code Session::handle_frame(const Frame& f) {
         remove_stream_if_done(*state);
         return {};
       }
-      state->received.assign(open->first_data.begin(), open->first_data.end());
+      state->received.append(open->first_data);
       state->receive_credit -= open->first_data.size();
       auto stream = std::make_unique<Stream>(shared_from_this(), state);
       if (on_accept_) {
@@ -294,7 +290,7 @@ std::error_code Session::handle_frame(const Frame& f) {
       if (s->remote_fin) return make_error_code(Errc::protocol_violation);
       if (f.payload.size() > s->receive_credit) return make_error_code(Errc::window_exceeded);
       s->receive_credit -= f.payload.size();
-      s->received.insert(s->received.end(), f.payload.begin(), f.payload.end());
+      s->received.append(f.payload);
       s->readable.notify();
       return {};
     }
@@ -340,12 +336,11 @@ std::error_code Session::handle_frame(const Frame& f) {
 }
 
 asio::awaitable<void> Session::read_loop() {
-  std::size_t start = 0;  // first undecoded byte of input_
   for (;;) {
     // Decode everything buffered.
     for (;;) {
       std::size_t consumed = 0;
-      auto frame = decode_frame(ByteSpan(input_).subspan(start), consumed);
+      auto frame = decode_frame(input_.bytes(), consumed);
       if (!frame) {
         close(frame.error());
         co_return;
@@ -355,15 +350,12 @@ asio::awaitable<void> Session::read_loop() {
         close(ec);
         co_return;
       }
-      start += consumed;
+      input_.consume(consumed);
       if (closed_) co_return;
     }
-    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(start));
-    start = 0;
-    std::size_t old = input_.size();
-    input_.resize(old + kReadChunk);
-    auto [ec, n] = co_await transport_->read_some(asio::buffer(input_.data() + old, kReadChunk));
-    input_.resize(old + n);
+    auto space = input_.prepare(kReadChunk);
+    auto [ec, n] = co_await transport_->read_some(asio::buffer(space.data(), space.size()));
+    input_.commit(n);
     if (ec) {
       close(ec);
       co_return;
@@ -378,16 +370,11 @@ asio::awaitable<void> Session::write_loop() {
   for (;;) {
     while (outbox_.empty() && !closed_) co_await outbox_ready_.wait();
     if (closed_) co_return;
+    // Writers stop adding at kMaxOutbox, so the outbox is taken whole (whole frames) and swapped,
+    // never copied.
     batch.clear();
-    bool whole_frames = outbox_.size() <= kMaxWriteBatch;
-    if (whole_frames) {
-      batch.swap(outbox_);
-    } else {
-      // A large outbox is written in slices; a slice may end inside a frame, so no padding here.
-      batch.assign(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
-      outbox_.erase(outbox_.begin(), outbox_.begin() + kMaxWriteBatch);
-    }
-    if (whole_frames && writes_done_ < options_.padding.padded_writes) {
+    batch.swap(outbox_);
+    if (writes_done_ < options_.padding.padded_writes) {
       const auto& policy = options_.padding;
       std::uint32_t pad = options_.random_below(policy.max_padding + 1);
       if (writes_done_ == 0 && policy.first_write_max > 0) {

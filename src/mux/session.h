@@ -16,6 +16,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/byte_buffer.h"
 #include "core/byte_stream.h"
 #include "core/destination.h"
 #include "core/signal.h"
@@ -67,6 +68,7 @@ class Stream final : public ByteStream {
   Stream& operator=(const Stream&) = delete;
 
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
+  asio::awaitable<void> wait_readable() override;
   asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override;
   asio::awaitable<void> shutdown_send() override;
   // Resets the stream (peer sees RST) unless both directions already ended.
@@ -135,7 +137,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::uint32_t, std::shared_ptr<StreamState>> streams_;
   std::uint32_t next_stream_id_;
   std::uint32_t highest_peer_stream_ = 0;
-  Bytes input_;
+  ByteBuffer input_;  // transport bytes not yet decoded into frames
   Bytes outbox_;
   Signal outbox_ready_;
   Signal outbox_drained_;

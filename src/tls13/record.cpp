@@ -42,28 +42,33 @@ void RecordProtection::nonce(std::uint8_t out[12]) const {
 }
 
 void RecordProtection::seal(std::uint8_t type, ByteSpan plaintext, Bytes& out, std::size_t padding) {
-  std::size_t inner = plaintext.size() + 1 + padding;
   std::size_t start = out.size();
-  out.resize(start + kRecordHeaderSize + inner + kTagSize);
-  std::uint8_t* header = out.data() + start;
+  out.resize(start + sealed_size(plaintext.size(), padding));
+  seal_into(type, plaintext, out.data() + start, padding);
+}
+
+void RecordProtection::seal_into(std::uint8_t type, ByteSpan plaintext, std::uint8_t* header, std::size_t padding) {
+  std::size_t inner = plaintext.size() + 1 + padding;
   header[0] = kApplicationData;
   header[1] = 0x03;
   header[2] = 0x03;
   header[3] = static_cast<std::uint8_t>((inner + kTagSize) >> 8);
   header[4] = static_cast<std::uint8_t>(inner + kTagSize);
   std::uint8_t* body = header + kRecordHeaderSize;
-  std::copy(plaintext.begin(), plaintext.end(), body);
+  // The content type and padding are encrypted from a second, small update; GCM and ChaCha20-Poly1305
+  // both stream, so the result equals one update over the whole inner plaintext.
   body[plaintext.size()] = type;
   std::fill(body + plaintext.size() + 1, body + inner, 0);
   std::uint8_t iv[12];
   nonce(iv);
-  int n = 0;
+  int n = 0, tail = 0, last = 0;
   bool ok = EVP_EncryptInit_ex(ctx_, nullptr, nullptr, nullptr, iv) == 1 &&
             EVP_EncryptUpdate(ctx_, nullptr, &n, header, kRecordHeaderSize) == 1 &&
-            EVP_EncryptUpdate(ctx_, body, &n, body, static_cast<int>(inner)) == 1 &&
-            EVP_EncryptFinal_ex(ctx_, body + n, &n) == 1 &&
+            EVP_EncryptUpdate(ctx_, body, &n, plaintext.data(), static_cast<int>(plaintext.size())) == 1 &&
+            EVP_EncryptUpdate(ctx_, body + n, &tail, body + plaintext.size(), static_cast<int>(inner - plaintext.size())) == 1 &&
+            EVP_EncryptFinal_ex(ctx_, body + n + tail, &last) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, kTagSize, body + inner) == 1;
-  if (!ok) std::abort();
+  if (!ok || static_cast<std::size_t>(n + tail + last) != inner) std::abort();
   ++sequence_;
 }
 

@@ -41,6 +41,12 @@ class RecordProtection {
   // Appends one protected record (header included) carrying `plaintext` of `type`; at most
   // kMaxPlaintext bytes. `padding` zero bytes are added inside the encryption.
   void seal(std::uint8_t type, ByteSpan plaintext, Bytes& out, std::size_t padding = 0);
+  // The same into `out`, which has room for sealed_size(plaintext.size(), padding) bytes (the data
+  // path: no zeroing, and the plaintext is encrypted straight from where it is).
+  void seal_into(std::uint8_t type, ByteSpan plaintext, std::uint8_t* out, std::size_t padding = 0);
+  static constexpr std::size_t sealed_size(std::size_t plaintext, std::size_t padding = 0) {
+    return kRecordHeaderSize + plaintext + 1 + padding + kTagSize;
+  }
   // Opens a record in place: `header` is its 5 bytes, `body` the ciphertext. On success returns the
   // inner content type and leaves the plaintext in body[0, *length).
   Result<std::uint8_t> open(ByteSpan header, std::span<std::uint8_t> body, std::size_t* length);

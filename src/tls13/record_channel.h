@@ -8,9 +8,11 @@
 
 #include <asio/ip/tcp.hpp>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/byte_stream.h"
+#include "core/byte_buffer.h"
 #include "core/result.h"
 #include "tls13/messages.h"
 #include "tls13/record.h"
@@ -48,6 +50,9 @@ class RecordChannel {
   // The next record; before read protection is set, records are plaintext. ChangeCipherSpec
   // records are skipped until the handshake is done.
   asio::awaitable<Result<Record>> next_record();
+  // The same from what is already buffered, without reading: nullopt when more bytes are needed.
+  // The record's bytes stay valid until the next read from the socket.
+  std::optional<Result<Record>> buffered_record();
   asio::awaitable<Result<HandshakeMessage>> next_handshake_message();
   bool handshake_buffer_empty() const { return framer_.empty(); }
 
@@ -82,22 +87,26 @@ class RecordChannel {
 
  private:
   Result<void> handle_post_handshake(const HandshakeMessage& message);
+  // Takes one record in the ByteStream phase: application data is copied to `out` (the rest kept in
+  // pending_), close_notify and post-handshake messages are handled. Returns bytes copied.
+  Result<std::size_t> take_record(const Record& record, std::span<std::uint8_t> out);
+  asio::awaitable<IoResult> read_failed(std::error_code error);
 
   asio::ip::tcp::socket socket_;
   bool is_client_;
   std::unique_ptr<RecordProtection> read_;
   std::unique_ptr<RecordProtection> write_;
   HandshakeFramer framer_;
-  Bytes input_;
-  std::size_t input_start_ = 0;
+  ByteBuffer input_;  // records read but not yet opened; the front one may be partial
   Bytes pending_;
   std::size_t pending_start_ = 0;
-  Bytes write_buffer_;
+  ByteBuffer write_buffer_;
   bool handshake_done_ = false;
   bool peer_closed_ = false;
   bool sent_close_notify_ = false;
   bool key_update_to_send_ = false;
   bool want_peer_update_ = false;
+  std::error_code deferred_error_;  // met after data that was returned first; reported next
   std::vector<std::size_t> ticket_records_;
 };
 
