@@ -197,7 +197,7 @@ def loopback(a, binary, tmp, report):
     started = []
     try:
         for tool in selected(a, binary):
-            tool.start(local, local, origin, tmp)
+            tool.start(local, local, origin, os.path.join(tmp, "loopback"))
             started.append(tool)
         rows = {t.name: {"download_s": [], "upload_s": [], "download_cpu": [], "upload_cpu": [], "ttfb_ms": []}
                 for t in started}
@@ -264,7 +264,7 @@ def emulated_link(a, binary, tmp, report):
             started = []
             try:
                 for tool in selected(a, binary):
-                    tool.start(link.client, link.server, origin, tmp)
+                    tool.start(link.client, link.server, origin, os.path.join(tmp, f"link-{loss:g}"))
                     started.append(tool)
                 rows = {t.name: {"download_s": [], "page_s": [], "failed": 0} for t in started}
                 target = ["--target", f"{origin.host.addr}:{origin.port}"]
@@ -359,7 +359,7 @@ def markdown(report):
         lines += ["", f"### Emulated link: {report['delay_ms']} ms each way, {report['rate_mbit']} Mbit/s, "
                   f"{report['queue_kib']} KiB drop-tail queue, loss server→client; {report['link_mib']} MiB body, "
                   f"page of {report['page_objects']} objects over fresh connections (6 at a time)", "",
-                  "| tool | server's congestion control | small object ms (0 % loss) | " +
+                  f"| tool | server's congestion control | small object ms ({losses[0]:.0%} loss) | " +
                   " | ".join(f"MiB/s at {l:.0%}" for l in losses) + " | " +
                   " | ".join(f"page s at {l:.0%}" for l in losses) + " | failures |",
                   "|---|---|---:|" + "---:|" * (2 * len(losses)) + "---:|"]
