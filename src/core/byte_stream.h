@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 namespace culvert {
@@ -21,9 +22,12 @@ class ByteStream {
 
   // Reads at least one byte. End of stream is asio::error::eof with 0 bytes.
   virtual asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) = 0;
-  // Completes when read_some would not wait (data, end of stream or an error is there), so that a
-  // relay holds no buffer while a direction is idle. The default completes at once.
-  virtual asio::awaitable<void> wait_readable() { co_return; }
+  // Whether read_some would complete without waiting (data, end of stream or an error is there).
+  // With wait_readable() it lets a relay hold no buffer while a direction is idle.
+  virtual bool readable_now() { return true; }
+  // Waits until readable_now() may have become true (it can wake early: check again). Returns the
+  // underlying wait's own awaitable, so an idle stream keeps no coroutine frame of ours waiting.
+  virtual asio::awaitable<std::tuple<std::error_code>> wait_readable() { co_return std::tuple<std::error_code>{}; }
   // Writes the whole buffer or fails.
   virtual asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) = 0;
   // Half-close: the peer reads end of stream; reading from this side goes on.

@@ -5,6 +5,8 @@
 
 #include <chrono>
 
+#include <asio/any_io_executor.hpp>
+
 #include "core/byte_stream.h"
 
 namespace culvert {
@@ -17,8 +19,10 @@ struct RelayStats {
 // Copies until both directions end, or until neither direction moved a byte for `idle`.
 asio::awaitable<RelayStats> relay(ByteStream& a, ByteStream& b, std::chrono::steady_clock::duration idle);
 
-// One direction: copies `from` into `to` until end of stream or error; half-closes `to` on clean EOF.
-asio::awaitable<std::uint64_t> pump(ByteStream& from, ByteStream& to,
-                                    std::chrono::steady_clock::time_point& last_activity);
+// The same, spawned on `executor` and owning both streams; returns at once. For proxied streams,
+// which may live for hours: the coroutine that set the connection up (handshake buffers, parsers,
+// timers) ends instead of waiting in its frame, and each direction is one small coroutine.
+void spawn_relay(const asio::any_io_executor& executor, ByteStreamPtr a, ByteStreamPtr b,
+                 std::chrono::steady_clock::duration idle);
 
 }  // namespace culvert

@@ -17,7 +17,9 @@ class Signal {
     timer_.expires_at(asio::steady_timer::time_point::max());
   }
 
-  asio::awaitable<void> wait() { co_await timer_.async_wait(use_tuple); }
+  // Returns the timer's own awaitable (no coroutine frame of ours per waiter: thousands of idle
+  // streams each have a waiter). The value is meaningless.
+  asio::awaitable<std::tuple<std::error_code>> wait() { return timer_.async_wait(use_tuple); }
   // Like wait(), but gives up after `limit`. Returns false on time-out.
   asio::awaitable<bool> wait_for(std::chrono::steady_clock::duration limit);
 

@@ -14,13 +14,16 @@ asio::awaitable<IoResult> TcpStream::read_some(asio::mutable_buffer buffer) {
   co_return IoResult{ec, n};
 }
 
-asio::awaitable<void> TcpStream::wait_readable() {
-  // Peek first: asio's async_wait only wakes on a new readiness edge, and bytes (or an end of
-  // stream) may already be waiting. Single-threaded, so nothing runs between the peek and the wait.
+bool TcpStream::readable_now() {
+  // A peek, because asio's async_wait wakes only on a new readiness edge: bytes (or an end of
+  // stream) may already be waiting. Single-threaded, so nothing runs between this and the wait.
   std::uint8_t probe;
   ssize_t n = ::recv(socket_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) co_return;
-  co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_tuple);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+asio::awaitable<std::tuple<std::error_code>> TcpStream::wait_readable() {
+  return socket_.async_wait(asio::ip::tcp::socket::wait_read, use_tuple);
 }
 
 asio::awaitable<std::error_code> TcpStream::write_all(asio::const_buffer buffer) {

@@ -13,7 +13,8 @@ class TcpStream final : public ByteStream {
   explicit TcpStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
 
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
-  asio::awaitable<void> wait_readable() override;
+  bool readable_now() override;
+  asio::awaitable<std::tuple<std::error_code>> wait_readable() override;
   asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override;
   asio::awaitable<void> shutdown_send() override;
   void close() override;

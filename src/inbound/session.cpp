@@ -53,6 +53,14 @@ asio::awaitable<void> write_text(TcpStream& out, std::string_view text) {
   co_await out.write_all(asio::buffer(text.data(), text.size()));
 }
 
+// The relay may run for hours: it gets a coroutine of its own holding just the two streams, and the
+// handshake's frames (buffers, parsers, the deadline timer) end now.
+void relay_on_its_own(TcpStream& app, std::unique_ptr<ByteStream> stream, std::chrono::milliseconds idle) {
+  auto executor = app.socket().get_executor();
+  auto owned = std::make_unique<TcpStream>(std::move(app.socket()));
+  spawn_relay(executor, std::move(owned), std::move(stream), idle);
+}
+
 asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const StreamOpener& opener,
                                    const InboundOptions& options, asio::steady_timer& deadline) {
   auto greeting = co_await read_message(app, buffer, socks5::parse_greeting, deadline, 512);
@@ -84,10 +92,7 @@ asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const StreamOp
   if (early.empty()) early = co_await read_first_data(app, options.first_data_wait);
   auto stream = co_await opener(request->destination, early);
   if (!stream) co_return;
-  // The relay may run for hours: keep no handshake buffers in this frame meanwhile.
-  Bytes().swap(early);
-  Bytes().swap(buffer);
-  co_await relay(app, **stream, options.idle_timeout);
+  relay_on_its_own(app, std::move(*stream), options.idle_timeout);
 }
 
 asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const StreamOpener& opener,
@@ -123,11 +128,7 @@ asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const StreamOpen
     }
     co_return;
   }
-  Bytes().swap(first);
-  Bytes().swap(rest);
-  Bytes().swap(buffer);
-  std::string().swap(request->forward_head);
-  co_await relay(app, **stream, options.idle_timeout);
+  relay_on_its_own(app, std::move(*stream), options.idle_timeout);
 }
 
 }  // namespace
@@ -139,7 +140,6 @@ asio::awaitable<void> serve_inbound(asio::ip::tcp::socket socket, StreamOpener o
     TcpStream app(std::move(socket));
     asio::steady_timer deadline(co_await asio::this_coro::executor);
     deadline.expires_after(options.handshake_timeout);
-    // Read into a heap buffer, not a frame array: this frame lives as long as the relay.
     Bytes buffer(4096);
     auto r = co_await (app.read_some(asio::buffer(buffer)) || deadline.async_wait(use_tuple));
     if (r.index() == 1) co_return;

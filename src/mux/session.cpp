@@ -14,7 +14,7 @@
 namespace culvert::mux {
 
 struct StreamState {
-  StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex) : id(stream_id), readable(ex), writable(ex) {}
+  StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex) : id(stream_id), changed(ex) {}
   std::uint32_t id;
   ByteBuffer received;  // bytes not yet read by the application
   bool remote_fin = false;
@@ -24,8 +24,9 @@ struct StreamState {
   std::uint32_t send_window = kInitialWindow;     // how much more we may send
   std::uint64_t receive_credit = kInitialWindow;  // how much more the peer may send us
   std::size_t consumed_unacked = 0;               // read by the app but not yet granted back
-  Signal readable;
-  Signal writable;
+  // Wakes this stream's reader and writer on any change (data, window, end, reset); each re-checks
+  // its own condition. One signal, not two: it is per stream, and streams are many.
+  Signal changed;
   bool in_map = true;
 };
 
@@ -56,14 +57,18 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
     }
     if (s.reset) co_return IoResult{s.reset_error, 0};
     if (s.remote_fin) co_return IoResult{asio::error::eof, 0};
-    co_await s.readable.wait();
+    co_await s.changed.wait();
   }
 }
 
-asio::awaitable<void> Stream::wait_readable() {
+bool Stream::readable_now() {
   auto& s = *state_;
-  if (s.received.empty()) s.received.shrink_if_empty();  // an idle stream keeps no receive buffer
-  while (s.received.empty() && !s.reset && !s.remote_fin) co_await s.readable.wait();
+  return !s.received.empty() || s.reset || s.remote_fin;
+}
+
+asio::awaitable<std::tuple<std::error_code>> Stream::wait_readable() {
+  state_->received.shrink_if_empty();  // an idle stream keeps no receive buffer
+  return state_->changed.wait();
 }
 
 asio::awaitable<std::error_code> Stream::write_all(asio::const_buffer buffer) {
@@ -74,7 +79,7 @@ asio::awaitable<std::error_code> Stream::write_all(asio::const_buffer buffer) {
     if (s.reset) co_return s.reset_error;
     if (s.local_fin) co_return make_error_code(Errc::protocol_violation);
     if (s.send_window == 0) {
-      co_await s.writable.wait();
+      co_await s.changed.wait();
       continue;
     }
     if (session_->outbox_.size() >= kMaxOutbox) {
@@ -112,8 +117,7 @@ void Stream::reset(ResetReason reason) {
   s.reset_error = make_error_code(Errc::stream_reset);
   std::uint8_t code = static_cast<std::uint8_t>(reason);
   session_->enqueue(FrameType::reset, 0, s.id, {&code, 1});
-  s.readable.notify();
-  s.writable.notify();
+  s.changed.notify();
   session_->remove_stream_if_done(s);
 }
 
@@ -229,8 +233,7 @@ void Session::close(std::error_code reason) {
       s->reset = true;
       s->reset_error = make_error_code(Errc::tunnel_closed);
     }
-    s->readable.notify();
-    s->writable.notify();
+    s->changed.notify();
   }
   outbox_ready_.notify();
   outbox_drained_.notify();
@@ -291,14 +294,14 @@ std::error_code Session::handle_frame(const Frame& f) {
       if (f.payload.size() > s->receive_credit) return make_error_code(Errc::window_exceeded);
       s->receive_credit -= f.payload.size();
       s->received.append(f.payload);
-      s->readable.notify();
+      s->changed.notify();
       return {};
     }
     case FrameType::fin: {
       auto* s = find(f.stream_id);
       if (!s) return {};
       s->remote_fin = true;
-      s->readable.notify();
+      s->changed.notify();
       remove_stream_if_done(*s);
       return {};
     }
@@ -308,8 +311,7 @@ std::error_code Session::handle_frame(const Frame& f) {
       s->reset = true;
       s->reset_error = make_error_code(
           f.payload[0] == static_cast<std::uint8_t>(ResetReason::dial_failed) ? Errc::dial_failed : Errc::stream_reset);
-      s->readable.notify();
-      s->writable.notify();
+      s->changed.notify();
       remove_stream_if_done(*s);
       return {};
     }
@@ -320,7 +322,7 @@ std::error_code Session::handle_frame(const Frame& f) {
       std::uint64_t grown = static_cast<std::uint64_t>(s->send_window) + *r.u32();
       if (grown > 0x7fffffffu) return make_error_code(Errc::protocol_violation);
       s->send_window = static_cast<std::uint32_t>(grown);
-      s->writable.notify();
+      s->changed.notify();
       return {};
     }
     case FrameType::ping:

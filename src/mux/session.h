@@ -68,7 +68,8 @@ class Stream final : public ByteStream {
   Stream& operator=(const Stream&) = delete;
 
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
-  asio::awaitable<void> wait_readable() override;
+  bool readable_now() override;
+  asio::awaitable<std::tuple<std::error_code>> wait_readable() override;
   asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override;
   asio::awaitable<void> shutdown_send() override;
   // Resets the stream (peer sees RST) unless both directions already ended.

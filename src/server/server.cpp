@@ -339,8 +339,9 @@ asio::awaitable<void> Server::handle_stream(std::unique_ptr<mux::Stream> stream,
       co_return;
     }
     spdlog::debug("stream {} -> {}", stream->id(), destination.to_string());
-    TcpStream upstream(std::move(*socket));
-    co_await relay(*stream, upstream, config_.stream_idle_timeout);
+    // The relay gets a small coroutine of its own; this frame (destination, dial state) ends here.
+    spawn_relay(io_.get_executor(), std::move(stream), std::make_unique<TcpStream>(std::move(*socket)),
+                config_.stream_idle_timeout);
   } catch (const std::exception& e) {
     spdlog::error("stream handler failed: {}", e.what());
   }
