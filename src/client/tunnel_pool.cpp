@@ -45,8 +45,9 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::acquire() {
         !best || (best->stream_count() >= options_.streams_per_tunnel && tunnels_.size() < options_.max_tunnels);
     if (!want_more) co_return best;
     if (dialing_) {
-      // Another request is dialing: use an existing tunnel if there is one, else wait for the dial.
-      if (best) co_return best;
+      // Another request is dialing: use an existing tunnel if it has room, else wait for the dial
+      // (a burst of thousands of new streams must spill into the new tunnel, not fail).
+      if (best && !best->at_capacity()) co_return best;
       co_await dial_done_.wait();
       if (!pick()) co_return fail(Errc::tunnel_closed);
       continue;

@@ -117,6 +117,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void close(std::error_code reason);
   bool is_open() const { return !closed_; }
   std::size_t stream_count() const { return streams_.size(); }
+  // No stream can be opened until one ends (max_streams, which the peer enforces too).
+  bool at_capacity() const { return streams_.size() >= options_.max_streams; }
   const SessionCounters& counters() const { return counters_; }
 
  private:
