@@ -25,7 +25,15 @@ PooledBuffer::PooledBuffer() {
 
 PooledBuffer::~PooledBuffer() {
   auto& free = free_buffers();
-  if (free.size() < kMaxFree) free.push_back(std::move(storage_));
+  if (storage_ && free.size() < kMaxFree) free.push_back(std::move(storage_));
+}
+
+PooledBuffer& PooledBuffer::operator=(PooledBuffer&& other) noexcept {
+  if (this != &other) {
+    PooledBuffer old(std::move(*this));  // back to the pool
+    storage_ = std::move(other.storage_);
+  }
+  return *this;
 }
 
 }  // namespace culvert

@@ -19,8 +19,12 @@ class PooledBuffer {
   ~PooledBuffer();
   PooledBuffer(const PooledBuffer&) = delete;
   PooledBuffer& operator=(const PooledBuffer&) = delete;
+  PooledBuffer(PooledBuffer&&) noexcept = default;
+  PooledBuffer& operator=(PooledBuffer&& other) noexcept;
 
   std::span<std::uint8_t> span() { return {storage_.get(), kSize}; }
+  std::uint8_t* data() { return storage_.get(); }
+  const std::uint8_t* data() const { return storage_.get(); }
 
  private:
   std::unique_ptr<std::uint8_t[]> storage_;

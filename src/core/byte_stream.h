@@ -7,7 +7,9 @@
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -28,6 +30,11 @@ class ByteStream {
   // Waits until readable_now() may have become true (it can wake early: check again). Returns the
   // underlying wait's own awaitable, so an idle stream keeps no coroutine frame of ours waiting.
   virtual asio::awaitable<std::tuple<std::error_code>> wait_readable() { co_return std::tuple<std::error_code>{}; }
+  // Bytes this stream already holds that a relay may write on without copying them out first
+  // (empty if none, or if the stream holds none). Valid until consume_buffered() or the next read;
+  // bytes arriving meanwhile do not move them.
+  virtual std::span<const std::uint8_t> buffered() { return {}; }
+  virtual void consume_buffered(std::size_t n) {}
   // Writes the whole buffer or fails.
   virtual asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) = 0;
   // Half-close: the peer reads end of stream; reading from this side goes on.

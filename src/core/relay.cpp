@@ -55,6 +55,17 @@ asio::awaitable<void> direction(std::shared_ptr<RelayCore> core, bool a_to_b) {
   std::uint64_t& total = a_to_b ? core->stats.a_to_b : core->stats.b_to_a;
   for (bool ended = false; !ended;) {
     while (!from.readable_now()) co_await from.wait_readable();
+    // Bytes the source already holds (a mux stream's queue) are written from where they are.
+    if (auto held = from.buffered(); !held.empty()) {
+      core->last_activity = Clock::now();
+      if (co_await to.write_all(asio::buffer(held.data(), held.size()))) {
+        from.close();
+        break;
+      }
+      from.consume_buffered(held.size());
+      total += held.size();
+      continue;
+    }
     // A buffer only while bytes flow: keep reading while reads fill it, give it back when they do not.
     PooledBuffer buffer;
     for (;;) {

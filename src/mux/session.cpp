@@ -9,6 +9,7 @@
 #include <asio/this_coro.hpp>
 #include <cstring>
 
+#include "core/chunk_queue.h"
 #include "crypto/crypto.h"
 
 namespace culvert::mux {
@@ -16,7 +17,7 @@ namespace culvert::mux {
 struct StreamState {
   StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex) : id(stream_id), changed(ex) {}
   std::uint32_t id;
-  ByteBuffer received;  // bytes not yet read by the application
+  ChunkQueue received;  // bytes not yet read by the application
   bool remote_fin = false;
   bool local_fin = false;
   bool reset = false;  // by either side, or the tunnel ended
@@ -49,9 +50,7 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
   auto& s = *state_;
   for (;;) {
     if (!s.received.empty()) {
-      std::size_t n = std::min(s.received.size(), buffer.size());
-      std::memcpy(buffer.data(), s.received.data(), n);
-      s.received.consume(n);
+      std::size_t n = s.received.read({static_cast<std::uint8_t*>(buffer.data()), buffer.size()});
       session_->on_consumed(s, n);
       co_return IoResult{{}, n};
     }
@@ -59,6 +58,13 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
     if (s.remote_fin) co_return IoResult{asio::error::eof, 0};
     co_await s.changed.wait();
   }
+}
+
+ByteSpan Stream::buffered() { return state_->received.front(); }
+
+void Stream::consume_buffered(std::size_t n) {
+  state_->received.consume(n);
+  session_->on_consumed(*state_, n);
 }
 
 bool Stream::readable_now() {

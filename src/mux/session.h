@@ -70,6 +70,8 @@ class Stream final : public ByteStream {
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
   bool readable_now() override;
   asio::awaitable<std::tuple<std::error_code>> wait_readable() override;
+  ByteSpan buffered() override;
+  void consume_buffered(std::size_t n) override;
   asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override;
   asio::awaitable<void> shutdown_send() override;
   // Resets the stream (peer sees RST) unless both directions already ended.

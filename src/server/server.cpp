@@ -222,6 +222,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
       if (exporter && n >= tls::kPreambleSize) {
         if (auto user = authenticate(record, *exporter)) {
           cover.close();
+          tls->tune_for_bulk();
           co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), *user);
           co_return;
         }

@@ -46,7 +46,21 @@ asio::awaitable<IoResult> TlsStream::read_some(asio::mutable_buffer buffer) {
   if (buffer.size() == 0) co_return IoResult{{}, 0};
   std::size_t n = 0;
   auto [r, err] = co_await drive([&] { return SSL_read_ex(ssl_, buffer.data(), buffer.size(), &n); });
-  if (err == SSL_ERROR_NONE) co_return IoResult{{}, n};
+  if (err == SSL_ERROR_NONE) {
+    // Then every further record OpenSSL can open without waiting: one 16 KiB record per call would
+    // cost the tunnel a resumption per record.
+    auto* out = static_cast<std::uint8_t*>(buffer.data());
+    while (n < buffer.size()) {
+      std::size_t more = 0;
+      ERR_clear_error();
+      if (SSL_read_ex(ssl_, out + n, buffer.size() - n, &more) != 1) {
+        ERR_clear_error();  // WANT_READ, or an end or error the next call reports again
+        break;
+      }
+      n += more;
+    }
+    co_return IoResult{{}, n};
+  }
   if (err == SSL_ERROR_ZERO_RETURN) co_return IoResult{asio::error::eof, 0};
   if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && socket_.is_open()) co_return IoResult{asio::error::eof, 0};
   co_return IoResult{make_error_code(Errc::tls_failed), 0};
@@ -80,6 +94,13 @@ asio::awaitable<void> TlsStream::shutdown_send() {
 void TlsStream::close() {
   std::error_code ignored;
   socket_.close(ignored);
+}
+
+void TlsStream::tune_for_bulk() {
+  // A tunnel is long-lived and busy: keep OpenSSL's record buffers instead of freeing them whenever
+  // idle, and read ahead, so a socket read brings several records at once.
+  SSL_clear_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_read_ahead(ssl_, 1);
 }
 
 Result<std::array<std::uint8_t, 32>> TlsStream::export_key(std::string_view label) const {

@@ -36,6 +36,8 @@ class TlsStream final : public ByteStream {
   // RFC 8446 §7.5 / RFC 5705 exporter: 32 bytes bound to this session.
   Result<std::array<std::uint8_t, 32>> export_key(std::string_view label) const;
   SSL* native_handle() const { return ssl_; }
+  // For an authenticated tunnel (many records, long-lived); a probe's connection stays frugal.
+  void tune_for_bulk();
   asio::ip::tcp::socket& socket() { return socket_; }
 
  private:
