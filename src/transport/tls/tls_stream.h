@@ -1,7 +1,7 @@
 // TlsStream: a ByteStream over OpenSSL driven directly on a non-blocking TCP socket. The SSL object
 // reads and writes the socket itself; when it wants I/O, the coroutine awaits the socket's
-// readiness. This keeps one copy of the data, gives exact control of close_notify (half-close), and
-// lets the server read exactly one record on its first read (the authentication decision).
+// readiness. This keeps one copy of the data and gives exact control of close_notify (half-close).
+// A read returns every record OpenSSL can open without waiting.
 // Thread model: one single-threaded executor. Ownership: owns the socket and the SSL object.
 #pragma once
 
