@@ -9,7 +9,7 @@ packages=(
   libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
-  curl python3 openssl nginx-light
+  curl python3 openssl nginx-light iproute2
   shadowsocks-libev v2ray trojan zbar-tools
   chromium
 )
