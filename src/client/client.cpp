@@ -35,7 +35,8 @@ asio::awaitable<Result<ByteStreamPtr>> Client::open_stream(const Destination& de
   if (!tunnel) co_return fail(tunnel.error());
   auto stream = (*tunnel)->open(destination, first);
   if (!stream) co_return fail(stream.error());
-  spdlog::debug("stream {} -> {}", (*stream)->id(), destination.to_string());
+  if (spdlog::should_log(spdlog::level::debug))
+    spdlog::debug("stream {} -> {}", (*stream)->id(), destination.to_string());
   co_return ByteStreamPtr(std::move(*stream));
 }
 

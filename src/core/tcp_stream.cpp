@@ -1,10 +1,10 @@
 #include "core/tcp_stream.h"
 
+#include <sys/socket.h>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <charconv>
 #include <cerrno>
-#include <sys/socket.h>
+#include <charconv>
 #include "core/await.h"
 
 namespace culvert {

@@ -25,6 +25,7 @@ struct StreamState {
   std::uint32_t send_window = kInitialWindow;     // how much more we may send
   std::uint64_t receive_credit = kInitialWindow;  // how much more the peer may send us
   std::size_t consumed_unacked = 0;               // read by the app but not yet granted back
+  std::uint32_t window_to_grant = 0;              // growth past kInitialWindow not yet announced
   // Wakes this stream's reader and writer on any change (data, window, end, reset); each re-checks
   // its own condition. One signal, not two: it is per stream, and streams are many.
   Signal changed;
@@ -79,6 +80,7 @@ asio::awaitable<std::tuple<std::error_code>> Stream::wait_readable() {
 
 asio::awaitable<std::error_code> Stream::write_all(asio::const_buffer buffer) {
   auto& s = *state_;
+  session_->grant_window(s);  // with the first data this side sends (a server's first answer)
   auto* data = static_cast<const std::uint8_t*>(buffer.data());
   std::size_t left = buffer.size();
   while (left > 0) {
@@ -165,15 +167,19 @@ std::shared_ptr<StreamState> Session::new_stream(std::uint32_t id) {
   streams_.emplace(id, state);
   ++counters_.streams_opened;
   last_stream_activity_ = std::chrono::steady_clock::now();
-  // Grow the peer's allowance from the protocol's initial window to ours.
-  if (options_.receive_window > kInitialWindow) {
-    std::uint32_t grow = options_.receive_window - kInitialWindow;
-    Bytes inc;
-    Writer(inc).u32(grow);
-    enqueue(FrameType::window, 0, id, inc);
-    state->receive_credit += grow;
-  }
+  // Grow the peer's allowance from the protocol's initial window to ours: announced with this side's
+  // first frame on the stream (see grant_window), not in a record of its own.
+  if (options_.receive_window > kInitialWindow) state->window_to_grant = options_.receive_window - kInitialWindow;
   return state;
+}
+
+void Session::grant_window(StreamState& s) {
+  if (s.window_to_grant == 0 || s.reset || closed_) return;
+  Bytes inc;
+  Writer(inc).u32(s.window_to_grant);
+  s.receive_credit += s.window_to_grant;
+  s.window_to_grant = 0;
+  enqueue(FrameType::window, 0, s.id, inc);
 }
 
 void Session::remove_stream_if_done(StreamState& s) {
@@ -187,6 +193,7 @@ void Session::remove_stream_if_done(StreamState& s) {
 
 void Session::on_consumed(StreamState& s, std::size_t n) {
   if (s.reset || s.remote_fin || closed_) return;
+  grant_window(s);
   s.consumed_unacked += n;
   if (s.consumed_unacked >= options_.receive_window / 4) {
     Bytes inc;
@@ -211,6 +218,7 @@ Result<std::unique_ptr<Stream>> Session::open(const Destination& destination, By
   // OPEN precedes the stream's WINDOW frame, so encode it before new_stream() queues that.
   enqueue(FrameType::open, 0, id, payload);
   auto state = new_stream(id);
+  grant_window(*state);  // rides in the same write as the OPEN
   state->send_window -= static_cast<std::uint32_t>(first);
   auto stream = std::make_unique<Stream>(shared_from_this(), state);
   if (first < first_data.size()) {

@@ -135,6 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void remove_stream_if_done(StreamState& s);
   void enqueue(FrameType type, std::uint8_t flags, std::uint32_t stream_id, ByteSpan payload);
   void on_consumed(StreamState& s, std::size_t n);
+  void grant_window(StreamState& s);
 
   asio::any_io_executor executor_;
   ByteStreamPtr transport_;

@@ -339,7 +339,8 @@ asio::awaitable<void> Server::handle_stream(std::unique_ptr<mux::Stream> stream,
       stream->reset(reset_reason_for(socket.error()));
       co_return;
     }
-    spdlog::debug("stream {} -> {}", stream->id(), destination.to_string());
+    if (spdlog::should_log(spdlog::level::debug))
+      spdlog::debug("stream {} -> {}", stream->id(), destination.to_string());
     // The relay gets a small coroutine of its own; this frame (destination, dial state) ends here.
     spawn_relay(io_.get_executor(), std::move(stream), std::make_unique<TcpStream>(std::move(*socket)),
                 config_.stream_idle_timeout);

@@ -65,7 +65,8 @@ void RecordProtection::seal_into(std::uint8_t type, ByteSpan plaintext, std::uin
   bool ok = EVP_EncryptInit_ex(ctx_, nullptr, nullptr, nullptr, iv) == 1 &&
             EVP_EncryptUpdate(ctx_, nullptr, &n, header, kRecordHeaderSize) == 1 &&
             EVP_EncryptUpdate(ctx_, body, &n, plaintext.data(), static_cast<int>(plaintext.size())) == 1 &&
-            EVP_EncryptUpdate(ctx_, body + n, &tail, body + plaintext.size(), static_cast<int>(inner - plaintext.size())) == 1 &&
+            EVP_EncryptUpdate(ctx_, body + n, &tail, body + plaintext.size(),
+                              static_cast<int>(inner - plaintext.size())) == 1 &&
             EVP_EncryptFinal_ex(ctx_, body + n + tail, &last) == 1 &&
             EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, kTagSize, body + inner) == 1;
   if (!ok || static_cast<std::size_t>(n + tail + last) != inner) std::abort();

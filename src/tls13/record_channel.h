@@ -11,8 +11,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/byte_stream.h"
 #include "core/byte_buffer.h"
+#include "core/byte_stream.h"
 #include "core/result.h"
 #include "tls13/messages.h"
 #include "tls13/record.h"

@@ -85,7 +85,8 @@ TEST(ChunkQueue, ReadAndConsumeReturnEveryByteInOrder) {
     if (have % 2 == 0) {
       auto front = queue.front();
       std::size_t n = std::min<std::size_t>(front.size(), 30000);
-      std::copy(front.begin(), front.begin() + static_cast<std::ptrdiff_t>(n), got.begin() + static_cast<std::ptrdiff_t>(have));
+      std::copy(front.begin(), front.begin() + static_cast<std::ptrdiff_t>(n),
+                got.begin() + static_cast<std::ptrdiff_t>(have));
       queue.consume(n);
       have += n;
     } else {
@@ -135,10 +136,13 @@ class SpawnRelay : public ::testing::Test {
   template <class Body>
   void run(Body body) {
     bool done = false;
-    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      co_await body();
-      done = true;
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          co_await body();
+          done = true;
+        },
+        asio::detached);
     io_.run_for(std::chrono::seconds(10));
     ASSERT_TRUE(done);
   }
@@ -152,11 +156,14 @@ TEST_F(SpawnRelay, CopiesBothWaysAndPassesHalfCloseOn) {
   auto up = counting(8 << 20), down = counting(8 << 20, 99);
   run([&]() -> asio::awaitable<void> {
     // Written while read: the bytes exceed what socket buffers hold, so the relay must keep pace.
-    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      auto [ec1, n1] = co_await asio::async_write(*outer_[0], asio::buffer(up), use_tuple);
-      EXPECT_FALSE(ec1);
-      outer_[0]->shutdown(asio::ip::tcp::socket::shutdown_send);
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          auto [ec1, n1] = co_await asio::async_write(*outer_[0], asio::buffer(up), use_tuple);
+          EXPECT_FALSE(ec1);
+          outer_[0]->shutdown(asio::ip::tcp::socket::shutdown_send);
+        },
+        asio::detached);
     Bytes got(up.size());
     auto [ec2, n2] = co_await asio::async_read(*outer_[1], asio::buffer(got), use_tuple);
     EXPECT_FALSE(ec2);
@@ -165,11 +172,14 @@ TEST_F(SpawnRelay, CopiesBothWaysAndPassesHalfCloseOn) {
     auto [ec3, n3] = co_await outer_[1]->async_read_some(asio::buffer(&extra, 1), use_tuple);
     EXPECT_EQ(ec3, asio::error::eof);  // the half-close arrived
     // The other direction still works after it.
-    asio::co_spawn(io_, [&]() -> asio::awaitable<void> {
-      auto [ec4, n4] = co_await asio::async_write(*outer_[1], asio::buffer(down), use_tuple);
-      EXPECT_FALSE(ec4);
-      outer_[1]->shutdown(asio::ip::tcp::socket::shutdown_send);
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          auto [ec4, n4] = co_await asio::async_write(*outer_[1], asio::buffer(down), use_tuple);
+          EXPECT_FALSE(ec4);
+          outer_[1]->shutdown(asio::ip::tcp::socket::shutdown_send);
+        },
+        asio::detached);
     Bytes back(down.size());
     auto [ec5, n5] = co_await asio::async_read(*outer_[0], asio::buffer(back), use_tuple);
     EXPECT_FALSE(ec5);
