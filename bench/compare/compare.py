@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import hosts
@@ -76,9 +77,10 @@ def rss_of(tool):
     return sum(hosts.rss_bytes(pid) for pid in tool.pids)
 
 
-def curl_transfer(host, tool, url, upload=None, expect_sha=None, expect_size=0, timeout=600):
+def curl_transfer(host, tool, url, upload=None, expect_sha=None, expect_size=0, timeout=600, during=None):
     """One download (or upload of `upload`) with curl; returns seconds. Checks the bytes: SHA-256 of
-    the body when `expect_sha` is given (the sink hashes uploads), else the size."""
+    the body when `expect_sha` is given (the sink hashes uploads), else the size. `during(proc)`, if
+    given, runs on a thread while the transfer does (e.g. reading the congestion control with ss)."""
     hash_body = expect_sha is not None and upload is None
     args = ["curl", "-sS", "--fail", "--max-time", str(timeout), "-H", "Expect:"] + proxy_args(tool)
     if upload:
@@ -90,6 +92,9 @@ def curl_transfer(host, tool, url, upload=None, expect_sha=None, expect_size=0, 
     args.append(url)
     start = time.monotonic()
     proc = subprocess.Popen(host.command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watcher = threading.Thread(target=during, args=(proc,)) if during else None
+    if watcher:
+        watcher.start()
     digest, size, tail = hashlib.sha256(), 0, b""
     while True:
         chunk = proc.stdout.read(4 * MIB)
@@ -103,6 +108,8 @@ def curl_transfer(host, tool, url, upload=None, expect_sha=None, expect_size=0, 
     err = proc.stderr.read()
     proc.wait(timeout)
     seconds = time.monotonic() - start
+    if watcher:
+        watcher.join()
     if proc.returncode != 0:
         raise Failure(f"{tool.name}: curl failed ({proc.returncode}): {err.decode(errors='replace').strip()}")
     if upload:
@@ -276,11 +283,16 @@ def emulated_link(a, binary, tmp, report):
                 for rep in range(a.reps):
                     for tool in started:
                         url = f"http://{origin.host.addr}:{origin.port}/bulk"
-                        if rep == 0:
-                            rows[tool.name]["congestion"] = sample_congestion(link, tool, url)
+                        # The first download also tells which congestion control the server side used.
+                        port = tool.server_port if tool.pids else origin.port
+
+                        def sample(proc, name=tool.name, port=port):
+                            rows[name]["congestion"] = congestion_seen(link.server, port, proc)
+
                         try:
                             rows[tool.name]["download_s"].append(curl_transfer(
-                                link.client, tool, url, expect_sha=sha, expect_size=bulk, timeout=a.link_timeout))
+                                link.client, tool, url, expect_sha=sha, expect_size=bulk, timeout=a.link_timeout,
+                                during=sample if rep == 0 else None))
                         except Failure as e:
                             print(f"  {e}", file=sys.stderr)
                             rows[tool.name]["failed"] += 1
@@ -313,17 +325,6 @@ def selected(a, binary):
         parts = a.only.split(",")
         chosen = [t for t in chosen if t.name == "direct" or any(p in t.name for p in parts)]
     return chosen
-
-
-def sample_congestion(link, tool, url):
-    """Which congestion control the server side's connections use (read with `ss` during a transfer)."""
-    args = ["curl", "-sS", "--max-time", "60", "-o", "/dev/null"] + proxy_args(tool) + [url]
-    proc = subprocess.Popen(link.client.command(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port = tool.server_port if tool.pids else int(url.rsplit(":", 1)[1].split("/")[0])
-    seen = congestion_seen(link.server, port, proc)
-    proc.terminate()  # only the sample was wanted; this is our own curl
-    proc.wait(30)
-    return seen
 
 
 def fmt(value, digits=0, unit=""):
@@ -429,6 +430,7 @@ def main():
     p.add_argument("--no-loopback", action="store_true")
     p.add_argument("--only", help="comma-separated name parts: run only the tools whose names contain one")
     p.add_argument("--bulk-mib", type=int, help="loopback bulk body size (default 1024, quick 32)")
+    p.add_argument("--loss", help="comma-separated loss rates on the link (default 0,0.02,0.15; quick 0.02)")
     p.add_argument("--idle", help="comma-separated idle stream counts (default 1000,10000; quick 100)")
     a = p.parse_args()
     quick = a.quick
@@ -438,7 +440,7 @@ def main():
     a.ttfb_count = 20 if quick else 200
     a.burst = 300 if quick else 10000
     a.link_mib = 2 if quick else 16
-    a.loss = [0.02] if quick else [0.0, 0.02, 0.15]
+    a.loss = [float(x) for x in a.loss.split(",")] if a.loss else ([0.02] if quick else [0.0, 0.02, 0.15])
     a.page_objects = 12 if quick else 60
     a.link_ttfb = 5 if quick else 20
     a.delay_ms, a.rate_mbit, a.queue_kib, a.seed, a.link_timeout = 90, 100, 1024, 1, 300

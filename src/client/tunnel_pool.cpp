@@ -1,5 +1,7 @@
 #include "client/tunnel_pool.h"
 
+#include "core/congestion.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -98,6 +100,7 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   if (std::get<0>(std::get<0>(connected))) co_return failed(Errc::dial_failed);
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  limit_unsent(socket.native_handle(), kTunnelUnsentLimit);
 
   auto stream = std::make_unique<tls13::ClientStream>(std::move(socket), tls_config_);
   auto hs = co_await (stream->handshake() || deadline.async_wait(use_tuple));

@@ -23,4 +23,6 @@ std::string apply_congestion_control(int fd, const std::string& wanted) {
   return congestion_control_of(fd);
 }
 
+void limit_unsent(int fd, int bytes) { ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes); }
+
 }  // namespace culvert

@@ -15,4 +15,10 @@ std::string apply_congestion_control(int fd, const std::string& wanted);
 // The algorithm in effect on `fd`, or "" if it cannot be read.
 std::string congestion_control_of(int fd);
 
+// Caps the bytes a tunnel socket holds unsent (TCP_NOTSENT_LOWAT): the rest of the stream waits in
+// the mux, where the window accounting sees it, instead of in a kernel queue that can grow to
+// megabytes on a slow path, delaying every other stream's frames and data a reset stream left.
+void limit_unsent(int fd, int bytes);
+inline constexpr int kTunnelUnsentLimit = 512 * 1024;
+
 }  // namespace culvert

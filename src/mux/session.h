@@ -45,7 +45,7 @@ struct PaddingPolicy {
 
 struct SessionOptions {
   bool is_client = true;
-  std::uint32_t receive_window = 2 * 1024 * 1024;  // per stream, grown from kInitialWindow
+  std::uint32_t receive_window = 8 * 1024 * 1024;  // per stream, grown from kInitialWindow
   std::size_t max_streams = 4096;
   // Ping when nothing arrived for this long; 0 disables pings (the server only answers them).
   std::chrono::milliseconds keepalive_interval{15000};

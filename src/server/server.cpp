@@ -223,6 +223,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
         if (auto user = authenticate(record, *exporter)) {
           cover.close();
           tls->tune_for_bulk();
+          limit_unsent(tls->socket().native_handle(), kTunnelUnsentLimit);
           co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), *user);
           co_return;
         }
@@ -283,6 +284,7 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
       co_return;
     }
     shape->ticket_records = target_ticket_records_;
+    limit_unsent(socket.native_handle(), kTunnelUnsentLimit);
     auto tls = std::make_unique<tls13::ServerStream>(std::move(socket));
     ByteSpan rest(hello.raw.data() + hello.used, hello.raw.size() - hello.used);
     deadline.expires_after(config_.handshake_timeout);
