@@ -10,19 +10,7 @@
 
 namespace culvert {
 
-static void BM_FrameEncodeDecode16K(benchmark::State& state) {
-  Bytes payload(mux::kMaxPayload, 0x5a);
-  Bytes wire;
-  for (auto _ : state) {
-    wire.clear();
-    mux::encode_frame(mux::FrameType::data, 0, 1, payload, wire);
-    std::size_t used = 0;
-    auto f = mux::decode_frame(wire, used);
-    benchmark::DoNotOptimize(f);
-  }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * mux::kMaxPayload);
-}
-BENCHMARK(BM_FrameEncodeDecode16K);
+// Frame encode/decode per payload size: BM_FrameEncodeDecode in record_bench.cpp.
 
 static void BM_PreambleMakeAndVerify(benchmark::State& state) {
   UserCredential c;
