@@ -438,7 +438,9 @@ def main():
     a.bulk_mib = a.bulk_mib or (32 if quick else 1024)
     a.idle = [int(n) for n in a.idle.split(",") if n] if a.idle is not None else ([100] if quick else [1000, 10000])
     a.ttfb_count = 20 if quick else 200
-    a.burst = 300 if quick else 10000
+    # Quick: still more concurrent streams than one Culvert tunnel takes (4,096), so the pool's
+    # spill-over into a second tunnel is exercised.
+    a.burst = 5000 if quick else 10000
     a.link_mib = 2 if quick else 16
     a.loss = [float(x) for x in a.loss.split(",")] if a.loss else ([0.02] if quick else [0.0, 0.02, 0.15])
     a.page_objects = 12 if quick else 60
@@ -486,8 +488,12 @@ def main():
         print(f"logs kept in {tmp}", file=sys.stderr)
     if quick and ok:
         failed = [n for n, r in report["link"].items() for k, v in r.items() if isinstance(v, dict) and v["failed"]]
-        failed += [n for n, r in report["loopback"].items() if r["burst"]["failed"] or r["ttfb_failures"] or
+        failed += [n for n, r in report["loopback"].items() if r["ttfb_failures"] or
                    any(not i["reached_origin"] or i["opened"] != i["streams"] for i in r["idle"])]
+        # A burst is asserted for Culvert and the direct path; a peer's refusals under it are its own
+        # limits (reported in the table), not a failure of this test.
+        failed += [n for n, r in report["loopback"].items()
+                   if r["burst"]["failed"] and (n.startswith("culvert") or n == "direct")]
         if failed:
             print(f"FAILED: incomplete transfers or streams for {sorted(set(failed))}", file=sys.stderr)
             ok = False

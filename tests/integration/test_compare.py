@@ -1,6 +1,7 @@
 """The comparison harness (bench/compare) in its quick mode: every tool - direct, Culvert's transports,
 shadowsocks-libev, trojan, v2ray - moves every byte intact both ways on loopback, idle streams reach
-the origin, a burst of concurrent requests all succeed, and (as root) the same over the emulated link.
+the origin, and (as root) over the emulated link; 5,000 concurrent requests all succeed through
+Culvert (more than one tunnel's 4,096 streams: the pool must spill into a second tunnel).
 The figures are printed, not asserted: speed targets live in the full run (bench/compare/run.sh)."""
 import json
 import os
@@ -30,7 +31,8 @@ class CompareQuick(unittest.TestCase):
         for name, r in report["loopback"].items():
             self.assertGreater(r["download_mib_s"], 0, name)
             self.assertGreater(r["upload_mib_s"], 0, name)
-            self.assertEqual(r["burst"]["ok"], r["burst"]["count"], name)
+            if name.startswith("culvert") or name == "direct":
+                self.assertEqual(r["burst"]["ok"], r["burst"]["count"], name)
             for idle in r["idle"]:
                 self.assertEqual(idle["opened"], idle["streams"], name)
                 self.assertTrue(idle["reached_origin"], name)
