@@ -53,6 +53,15 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("users_db", c.users_db);
   str("log_level", c.log_level);
   str("congestion_control", c.congestion_control);
+  str("dns_resolver", c.dns_resolver);
+  if (auto node = t["max_udp_associations_per_user"]; node) {
+    auto v = node.value<std::int64_t>();
+    if (!v || *v < 0 || *v > 65536) {
+      message = "max_udp_associations_per_user must be an integer from 0 (UDP off) to 65536";
+      return fail(Errc::bad_config);
+    }
+    c.max_udp_associations_per_user = static_cast<std::size_t>(*v);
+  }
   if (auto v = t["certificate_pinned"].value<bool>()) c.certificate_pinned = *v;
   if (auto v = t["allow_private"].value<bool>()) c.allow_private = *v;
   auto ms = [&](const char* key, std::chrono::milliseconds& out) -> bool {
@@ -64,7 +73,7 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     return true;
   };
   if (!ms("handshake_timeout_ms", c.handshake_timeout) || !ms("connect_timeout_ms", c.connect_timeout) ||
-      !ms("stream_idle_timeout_ms", c.stream_idle_timeout)) {
+      !ms("stream_idle_timeout_ms", c.stream_idle_timeout) || !ms("udp_idle_timeout_ms", c.udp_idle_timeout)) {
     message = "timeouts must be positive integers (milliseconds)";
     return fail(Errc::bad_config);
   }
@@ -106,6 +115,10 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   }
   if (c.cover.mode == CoverConfig::Mode::upstream && !split_host_port(c.cover.upstream, host, port)) {
     message = "cover.upstream must be HOST:PORT when cover.mode = \"upstream\"";
+    return fail(Errc::bad_config);
+  }
+  if (!c.dns_resolver.empty() && !split_host_port(c.dns_resolver, host, port)) {
+    message = "dns_resolver must be IP:PORT (or \"\" for the system's), got \"" + c.dns_resolver + "\"";
     return fail(Errc::bad_config);
   }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
@@ -157,6 +170,11 @@ std::string render_server_config(const ServerConfig& c) {
      << "# TCP congestion control for tunnels; bbr keeps its rate on lossy long links. \"\" keeps the\n"
      << "# system default; an algorithm the kernel refuses falls back to it (logged at start).\n"
      << "congestion_control = " << q(c.congestion_control) << "\n"
+     << "# UDP for clients (DNS, QUIC, calls): idle limit per association, associations per user (0: off).\n"
+     << "udp_idle_timeout_ms = " << c.udp_idle_timeout.count() << "\n"
+     << "max_udp_associations_per_user = " << c.max_udp_associations_per_user << "\n"
+     << "# DNS resolver (IP:PORT) for names clients resolve through the tunnel; \"\" = /etc/resolv.conf's.\n"
+     << "dns_resolver = " << q(c.dns_resolver) << "\n"
      << "# debug logs destinations; info and above never do.\n"
      << "log_level = " << q(c.log_level) << "\n\n"
      << "[cover]\n"

@@ -41,6 +41,13 @@ struct ServerConfig {
   // TCP congestion control for client tunnels (per socket); "" keeps the system default. BBR holds
   // its rate on lossy long paths where loss-based algorithms collapse.
   std::string congestion_control = "bbr";
+  // UDP (datagram associations): an association closes after this long without a datagram either
+  // way; a user holds at most this many at once (each is one UDP socket on the server).
+  std::chrono::milliseconds udp_idle_timeout{60000};
+  std::size_t max_udp_associations_per_user = 256;
+  // DNS resolver for clients' tunnel-routed names (HOST:PORT); "" = the first nameserver of the
+  // server's /etc/resolv.conf.
+  std::string dns_resolver;
 
   std::string path(const std::string& relative) const;
 };

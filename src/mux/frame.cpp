@@ -11,7 +11,7 @@ Result<std::optional<Frame>> decode_frame(ByteSpan input, std::size_t& consumed)
   auto length = *r.u16();
   auto stream_id = *r.u32();
   if (length > kMaxPayload) return fail(Errc::too_large);
-  if (type < static_cast<std::uint8_t>(FrameType::open) || type > static_cast<std::uint8_t>(FrameType::goaway))
+  if (type < static_cast<std::uint8_t>(FrameType::open) || type > static_cast<std::uint8_t>(FrameType::datagram))
     return fail(Errc::protocol_violation);
   Frame f{static_cast<FrameType>(type), flags, stream_id, {}};
   bool connection_level = f.type == FrameType::ping || f.type == FrameType::padding || f.type == FrameType::goaway;
@@ -32,6 +32,9 @@ Result<std::optional<Frame>> decode_frame(ByteSpan input, std::size_t& consumed)
       break;
     case FrameType::open:
       if (length < 4) return fail(Errc::protocol_violation);
+      break;
+    case FrameType::datagram:
+      if (length == 0) return fail(Errc::protocol_violation);
       break;
     default:
       break;

@@ -28,9 +28,17 @@ enum class FrameType : std::uint8_t {
   ping = 6,     // stream_id == 0; payload = 8 opaque bytes; flag kFlagAck marks the reply
   padding = 7,  // stream_id == 0; payload ignored (hides the shape of the inner traffic)
   goaway = 8,   // stream_id == 0; empty; the sender accepts no new streams
+  datagram = 9,  // stream_id != 0 (a datagram association); payload = a fragment of destination + datagram
 };
 
 inline constexpr std::uint8_t kFlagAck = 0x01;
+// OPEN: the stream is a datagram association (UDP), not a byte stream.
+inline constexpr std::uint8_t kFlagDatagram = 0x02;
+// DATAGRAM: more fragments of the same datagram follow (datagrams are longer than one frame).
+inline constexpr std::uint8_t kFlagMore = 0x02;
+// Largest datagram carried (the largest UDP payload over IPv4) and its reassembled encoding.
+inline constexpr std::size_t kMaxDatagram = 65507;
+inline constexpr std::size_t kMaxDatagramEncoding = kMaxDatagram + 1 + 1 + 255 + 2;
 
 enum class ResetReason : std::uint8_t {
   cancelled = 0,

@@ -8,6 +8,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <cstring>
+#include <deque>
 
 #include "core/chunk_queue.h"
 #include "crypto/crypto.h"
@@ -30,6 +31,13 @@ struct StreamState {
   // its own condition. One signal, not two: it is per stream, and streams are many.
   Signal changed;
   bool in_map = true;
+  // Datagram associations only (allocated for them alone: byte streams are many).
+  struct Datagrams {
+    std::deque<Datagram> queue;
+    std::size_t queued_bytes = 0;
+    Bytes partial;  // fragments of a datagram still arriving
+  };
+  std::unique_ptr<Datagrams> datagrams;
 };
 
 namespace {
@@ -78,8 +86,47 @@ asio::awaitable<std::tuple<std::error_code>> Stream::wait_readable() {
   return state_->changed.wait();
 }
 
+bool Stream::is_datagram() const { return state_->datagrams != nullptr; }
+
+bool Stream::send_datagram(const Destination& destination, ByteSpan payload) {
+  auto& s = *state_;
+  if (!s.datagrams || s.reset || s.local_fin || session_->closed_) return false;
+  if (payload.size() > kMaxDatagram || session_->outbox_.size() >= kMaxOutbox) {
+    ++session_->counters_.datagrams_dropped;
+    return false;
+  }
+  Bytes encoded;
+  encoded.reserve(payload.size() + 260);
+  encode_destination(destination, encoded);
+  encoded.insert(encoded.end(), payload.begin(), payload.end());
+  ByteSpan rest(encoded);
+  while (!rest.empty()) {
+    std::size_t n = std::min(rest.size(), kMaxPayload);
+    session_->enqueue(FrameType::datagram, n < rest.size() ? kFlagMore : 0, s.id, rest.first(n));
+    rest = rest.subspan(n);
+  }
+  return true;
+}
+
+asio::awaitable<Result<Datagram>> Stream::receive_datagram() {
+  auto& s = *state_;
+  if (!s.datagrams) co_return fail(Errc::protocol_violation);
+  for (;;) {
+    if (!s.datagrams->queue.empty()) {
+      Datagram d = std::move(s.datagrams->queue.front());
+      s.datagrams->queue.pop_front();
+      s.datagrams->queued_bytes -= d.payload.size();
+      co_return d;
+    }
+    if (s.reset) co_return fail(s.reset_error);
+    if (s.remote_fin) co_return fail(Errc::stream_reset);
+    co_await s.changed.wait();
+  }
+}
+
 asio::awaitable<std::error_code> Stream::write_all(asio::const_buffer buffer) {
   auto& s = *state_;
+  if (s.datagrams) co_return make_error_code(Errc::protocol_violation);
   session_->grant_window(s);  // with the first data this side sends (a server's first answer)
   auto* data = static_cast<const std::uint8_t*>(buffer.data());
   std::size_t left = buffer.size();
@@ -235,6 +282,47 @@ Result<std::unique_ptr<Stream>> Session::open(const Destination& destination, By
   return stream;
 }
 
+Result<std::unique_ptr<Stream>> Session::open_datagram() {
+  if (closed_ || peer_goaway_) return fail(Errc::tunnel_closed);
+  if (streams_.size() >= options_.max_streams) return fail(Errc::too_large);
+  std::uint32_t id = next_stream_id_;
+  next_stream_id_ += 2;
+  Bytes placeholder;
+  encode_destination(Destination{Destination::Kind::ipv4, "0.0.0.0", 0}, placeholder);
+  enqueue(FrameType::open, kFlagDatagram, id, placeholder);
+  auto state = new_stream(id);
+  state->window_to_grant = 0;  // datagrams are not flow-controlled
+  state->datagrams = std::make_unique<StreamState::Datagrams>();
+  return std::make_unique<Stream>(shared_from_this(), state);
+}
+
+std::error_code Session::handle_datagram(const Frame& f) {
+  auto it = streams_.find(f.stream_id);
+  if (it == streams_.end()) return {};  // an association that ended: late datagrams are dropped
+  auto& s = *it->second;
+  if (!s.datagrams) return make_error_code(Errc::protocol_violation);
+  auto& d = *s.datagrams;
+  if (d.partial.size() + f.payload.size() > kMaxDatagramEncoding) return make_error_code(Errc::protocol_violation);
+  d.partial.insert(d.partial.end(), f.payload.begin(), f.payload.end());
+  if (f.flags & kFlagMore) return {};
+  Bytes whole;
+  whole.swap(d.partial);
+  Reader r(whole);
+  auto destination = decode_destination(r);
+  if (!destination) return make_error_code(Errc::protocol_violation);
+  auto body = r.rest();
+  if (body.size() > kMaxDatagram) return make_error_code(Errc::protocol_violation);
+  if (s.reset || d.queue.size() >= kMaxQueuedDatagrams || d.queued_bytes + body.size() > kMaxQueuedDatagramBytes) {
+    ++counters_.datagrams_dropped;
+    return {};
+  }
+  d.queue.push_back(Datagram{std::move(*destination), Bytes(body.begin(), body.end())});
+  d.queued_bytes += body.size();
+  last_stream_activity_ = std::chrono::steady_clock::now();
+  s.changed.notify();
+  return {};
+}
+
 void Session::close(std::error_code reason) {
   if (closed_) return;
   closed_ = true;
@@ -285,7 +373,13 @@ std::error_code Session::handle_frame(const Frame& f) {
       auto open = decode_open_payload(f.payload);
       if (!open) return open.error();
       if (open->first_data.size() > kInitialWindow) return make_error_code(Errc::window_exceeded);
+      bool datagram = (f.flags & kFlagDatagram) != 0;
+      if (datagram && !open->first_data.empty()) return make_error_code(Errc::protocol_violation);
       auto state = new_stream(f.stream_id);
+      if (datagram) {
+        state->window_to_grant = 0;
+        state->datagrams = std::make_unique<StreamState::Datagrams>();
+      }
       if (streams_.size() > options_.max_streams) {
         state->reset = true;
         std::uint8_t code = static_cast<std::uint8_t>(ResetReason::refused);
@@ -304,7 +398,7 @@ std::error_code Session::handle_frame(const Frame& f) {
     case FrameType::data: {
       auto* s = find(f.stream_id);
       if (!s) return {};  // a stream we already reset: its in-flight data is dropped
-      if (s->remote_fin) return make_error_code(Errc::protocol_violation);
+      if (s->remote_fin || s->datagrams) return make_error_code(Errc::protocol_violation);
       if (f.payload.size() > s->receive_credit) return make_error_code(Errc::window_exceeded);
       s->receive_credit -= f.payload.size();
       s->received.append(f.payload);
@@ -347,6 +441,8 @@ std::error_code Session::handle_frame(const Frame& f) {
     case FrameType::goaway:
       peer_goaway_ = true;
       return {};
+    case FrameType::datagram:
+      return handle_datagram(f);
   }
   return make_error_code(Errc::protocol_violation);
 }

@@ -60,6 +60,16 @@ struct SessionOptions {
 struct StreamState;
 class Session;
 
+// One UDP datagram with its peer: where it goes (client to server) or where it came from.
+struct Datagram {
+  Destination destination;
+  Bytes payload;
+};
+inline constexpr std::size_t kMaxQueuedDatagrams = 256;
+inline constexpr std::size_t kMaxQueuedDatagramBytes = 1024 * 1024;
+// Where a datagram for the server's own DNS resolver goes (.invalid never resolves: RFC 2606).
+inline constexpr std::string_view kTunnelResolverName = "resolver.culvert.invalid";
+
 class Stream final : public ByteStream {
  public:
   Stream(std::shared_ptr<Session> session, std::shared_ptr<StreamState> state);
@@ -81,6 +91,14 @@ class Stream final : public ByteStream {
 
   std::uint32_t id() const;
 
+  // Datagram associations (Session::open_datagram, or an OPEN with kFlagDatagram) only.
+  bool is_datagram() const;
+  // Queues one datagram; false when it is dropped (too large, the tunnel's outbox is full, the
+  // association ended). Never waits: UDP has no back-pressure.
+  bool send_datagram(const Destination& destination, ByteSpan payload);
+  // The next datagram from the peer; an error once the association or tunnel ended.
+  asio::awaitable<Result<Datagram>> receive_datagram();
+
  private:
   std::shared_ptr<Session> session_;
   std::shared_ptr<StreamState> state_;
@@ -90,6 +108,7 @@ struct SessionCounters {
   std::uint64_t bytes_in = 0;   // transport bytes read
   std::uint64_t bytes_out = 0;  // transport bytes written
   std::uint64_t streams_opened = 0;
+  std::uint64_t datagrams_dropped = 0;  // sent into a full outbox or received into a full queue
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -115,6 +134,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Client side: opens a stream to `destination`; `first_data` rides in the OPEN frame.
   // Fails when the session is closed or at its stream limit.
   Result<std::unique_ptr<Stream>> open(const Destination& destination, ByteSpan first_data);
+  // Client side: opens a datagram association (UDP) on the same terms.
+  Result<std::unique_ptr<Stream>> open_datagram();
 
   void close(std::error_code reason);
   bool is_open() const { return !closed_; }
@@ -136,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void enqueue(FrameType type, std::uint8_t flags, std::uint32_t stream_id, ByteSpan payload);
   void on_consumed(StreamState& s, std::size_t n);
   void grant_window(StreamState& s);
+  std::error_code handle_datagram(const Frame& frame);
 
   asio::any_io_executor executor_;
   ByteStreamPtr transport_;

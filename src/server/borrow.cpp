@@ -7,7 +7,7 @@
 #include <asio/write.hpp>
 
 #include "core/await.h"
-#include "server/dialer.h"
+#include "core/dialer.h"
 #include "tls13/client_stream.h"
 
 #include <asio/this_coro.hpp>

@@ -12,11 +12,14 @@
 #include "core/congestion.h"
 
 #include <openssl/crypto.h>
+#include <fstream>
+#include <sstream>
 #include "core/relay.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
 #include "server/cover_site.h"
-#include "server/dialer.h"
+#include "core/dialer.h"
+#include "server/udp_relay.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/certificate.h"
 #include "transport/tls/tls_stream.h"
@@ -52,6 +55,24 @@ Result<void> Server::start(std::string& message) {
     if (auto ready = start_tls_and_cover(message); !ready) return ready;
   }
   if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
+  if (config_.dns_resolver.empty()) {
+    std::ifstream resolv("/etc/resolv.conf");
+    std::stringstream text;
+    text << resolv.rdbuf();
+    dns_resolver_ = first_nameserver(text.str());
+    if (!dns_resolver_) spdlog::warn("no nameserver in /etc/resolv.conf: clients' tunnel DNS queries are dropped");
+  } else {
+    std::string host;
+    std::uint16_t port = 0;
+    split_host_port(config_.dns_resolver, host, port);
+    std::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) {
+      message = "dns_resolver must be an IP address and port, got \"" + config_.dns_resolver + "\"";
+      return fail(Errc::bad_config);
+    }
+    dns_resolver_ = asio::ip::udp::endpoint(address, port);
+  }
   // Accepted sockets inherit the listener's congestion control from their first segment on.
   auto congestion = apply_congestion_control(acceptor_.native_handle(), config_.congestion_control);
   if (!config_.congestion_control.empty() && congestion != config_.congestion_control) {
@@ -317,7 +338,11 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
   options.idle_close = std::chrono::milliseconds(600000);
   auto session = mux::Session::create(io_.get_executor(), std::move(tls), options);
   session->feed_input(after_preamble);
-  session->set_accept_handler([this](std::unique_ptr<mux::Stream> stream, Destination destination) {
+  session->set_accept_handler([this, name = user.name](std::unique_ptr<mux::Stream> stream, Destination destination) {
+    if (stream->is_datagram()) {
+      asio::co_spawn(io_, handle_association(std::move(stream), name), asio::detached);
+      return;
+    }
     asio::co_spawn(io_, handle_stream(std::move(stream), std::move(destination)), asio::detached);
   });
   tunnels_.insert(session);
@@ -330,6 +355,27 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
   // The one info line per tunnel: who, how much, how long; never where to or from where.
   spdlog::info("tunnel closed user={} streams={} bytes_in={} bytes_out={} seconds={}", user.name, c.streams_opened,
                c.bytes_in, c.bytes_out, seconds);
+}
+
+asio::awaitable<void> Server::handle_association(std::unique_ptr<mux::Stream> association, std::string user) {
+  try {
+    auto& count = udp_associations_[user];
+    if (count >= config_.max_udp_associations_per_user) {
+      association->reset(mux::ResetReason::refused);
+      if (count == 0) udp_associations_.erase(user);
+      co_return;
+    }
+    ++count;
+    UdpRelayOptions options{config_.allow_private, config_.udp_idle_timeout, dns_resolver_};
+    auto counters = co_await relay_udp(std::move(association), options);
+    // The map may have rehashed while the relay ran: look the user up again.
+    if (auto it = udp_associations_.find(user); it != udp_associations_.end() && --it->second == 0)
+      udp_associations_.erase(it);
+    spdlog::debug("udp association closed sent={} received={} dropped={}", counters.sent, counters.received,
+                  counters.dropped);
+  } catch (const std::exception& e) {
+    spdlog::error("udp association failed: {}", e.what());
+  }
 }
 
 asio::awaitable<void> Server::handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination) {

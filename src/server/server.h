@@ -8,6 +8,9 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
+#include <optional>
+#include <unordered_map>
 #include <asio/steady_timer.hpp>
 #include <memory>
 #include <set>
@@ -43,6 +46,7 @@ class Server {
   asio::awaitable<void> watch_target_tickets();
   asio::awaitable<void> run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user);
   asio::awaitable<void> handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination);
+  asio::awaitable<void> handle_association(std::unique_ptr<mux::Stream> association, std::string user);
   asio::awaitable<Result<asio::ip::tcp::socket>> connect_cover();
   std::optional<User> authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter);
 
@@ -62,6 +66,8 @@ class Server {
   std::uint16_t target_port_ = 0;
   std::vector<std::size_t> target_ticket_records_;  // refreshed by watch_target_tickets()
   asio::steady_timer ticket_timer_;
+  std::unordered_map<std::string, std::size_t> udp_associations_;  // per user name
+  std::optional<asio::ip::udp::endpoint> dns_resolver_;            // for clients' tunnel DNS
   bool stopping_ = false;
 };
 

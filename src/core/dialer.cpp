@@ -1,4 +1,4 @@
-#include "server/dialer.h"
+#include "core/dialer.h"
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
@@ -6,7 +6,7 @@
 #include <asio/use_awaitable.hpp>
 #include "core/await.h"
 
-#include "server/address_policy.h"
+#include "core/address_policy.h"
 
 namespace culvert {
 

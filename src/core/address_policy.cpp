@@ -1,4 +1,4 @@
-#include "server/address_policy.h"
+#include "core/address_policy.h"
 
 namespace culvert {
 namespace {
