@@ -53,8 +53,8 @@ def main():
                         "127.0.0.1", "--allow-private", "--no-qr"])
     link = init.stdout.strip().splitlines()[-1]
     server = harness.Process(["server", "run", "--dir", f"{tmp}/s", "--log-level", "warn"], f"{tmp}/server.log")
-    client = harness.Process(["client", link, "--listen", "127.0.0.1:0", "--log-level", "warn"], f"{tmp}/client.log")
-    unpadded = harness.Process(["client", link, "--listen", "127.0.0.1:0", "--log-level", "warn", "--padding", "off"],
+    client = harness.Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none", "--log-level", "warn"], f"{tmp}/client.log")
+    unpadded = harness.Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none", "--log-level", "warn", "--padding", "off"],
                                f"{tmp}/client-unpadded.log")
     try:
         size = a.size_mib * harness.MIB

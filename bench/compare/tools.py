@@ -185,7 +185,7 @@ class Culvert(Tool):
         link = made.stdout.strip().splitlines()[-1]
         self.spawn(server, [self.binary, "server", "run", "--dir", os.path.join(self.dir, "s"), "--log-level", "info"],
                    "server.log")
-        self.spawn(client, [self.binary, "client", link, "--listen", f"127.0.0.1:{self.socks_port}", "--log-level",
+        self.spawn(client, [self.binary, "client", link, "--listen", f"127.0.0.1:{self.socks_port}", "--profile", "none", "--log-level",
                             "warn"], "client.log")
 
 

@@ -307,24 +307,50 @@ int user_link(const std::string& dir, const std::string& name, bool qr) {
   return print_link(config, *user, qr);
 }
 
-int client_run(const std::string& link_text, const std::string& listen, const std::string& log_level, bool padding) {
-  auto link = parse_share_link(link_text);
-  if (!link) {
-    std::cerr << "culvert: "
-              << (link.error() == Errc::unsupported ? "unsupported transport in share link" : "malformed share link")
-              << "\n";
+int client_run(const ClientArgs& args) {
+  ClientConfig config;
+  std::string message;
+  if (!args.config_file.empty()) {
+    auto loaded = load_client_config(args.config_file, message);
+    if (!loaded) {
+      std::cerr << "culvert: " << message << "\n";
+      return 2;
+    }
+    config = std::move(*loaded);
+  } else if (!args.link.empty()) {
+    auto link = parse_share_link(args.link);
+    if (!link) {
+      std::cerr << "culvert: "
+                << (link.error() == Errc::unsupported ? "unsupported transport in share link" : "malformed share link")
+                << "\n";
+      return 2;
+    }
+    config.servers.push_back(ServerEntry{"proxy", *link});
+  } else {
+    std::cerr << "culvert: give a share link or --config FILE\n";
     return 2;
   }
-  if (!setup_logging(log_level)) {
-    std::cerr << "culvert: unknown log level \"" << log_level << "\"\n";
+  if (!args.config_file.empty() && !args.link.empty()) {
+    std::cerr << "culvert: give a share link or --config, not both\n";
+    return 2;
+  }
+  if (!args.listen.empty()) config.listen = args.listen;
+  if (!args.log_level.empty()) config.log_level = args.log_level;
+  if (!args.padding.empty()) config.padding = args.padding == "on";
+  if (!args.profile.empty()) config.profile = args.profile;
+  if (!args.dns_listen.empty()) config.dns.listen = args.dns_listen;
+  if (args.fake_ip) config.dns.fake_ip = true;
+  if (!args.geoip.empty()) config.geoip = args.geoip;
+  if (auto valid = validate_client_config(config, message); !valid) {
+    std::cerr << "culvert: " << message << "\n";
+    return 2;
+  }
+  if (!setup_logging(config.log_level)) {
+    std::cerr << "culvert: unknown log level \"" << config.log_level << "\"\n";
     return 2;
   }
   asio::io_context io(1);
-  ClientOptions options;
-  options.listen = listen;
-  if (!padding) options.pool.padding = mux::PaddingPolicy::off();
-  Client client(io, *link, options);
-  std::string message;
+  Client client(io, config);
   if (!client.start(message)) {
     std::cerr << "culvert: " << message << "\n";
     return 1;
@@ -338,6 +364,10 @@ int client_run(const std::string& link_text, const std::string& listen, const st
   auto endpoint = client.local_endpoint();
   spdlog::info("culvert {} client: SOCKS5 and HTTP proxy ready", CULVERT_VERSION);
   std::cout << "listening on " << endpoint.address().to_string() << ":" << endpoint.port() << std::endl;
+  if (auto dns = client.dns_endpoint())
+    std::cout << "dns on " << dns->address().to_string() << ":" << dns->port() << std::endl;
+  std::cout << "pac at http://" << endpoint.address().to_string() << ":" << endpoint.port() << "/proxy.pac"
+            << std::endl;
   io.run();
   return 0;
 }

@@ -23,7 +23,19 @@ int user_add(const std::string& dir, const std::string& name, bool qr);
 int user_list(const std::string& dir);
 int user_revoke(const std::string& dir, const std::string& name);
 int user_link(const std::string& dir, const std::string& name, bool qr);
-int client_run(const std::string& link, const std::string& listen, const std::string& log_level, bool padding);
+// `culvert client`: a share link, or a configuration file; flags override the file.
+struct ClientArgs {
+  std::string link;
+  std::string config_file;
+  std::string listen;
+  std::string log_level;
+  std::string padding;
+  std::string profile;
+  std::string dns_listen;
+  bool fake_ip = false;
+  std::string geoip;
+};
+int client_run(const ClientArgs& args);
 
 // Sets up spdlog on stderr at `level` (debug, info, warn, error). Returns false for an unknown level.
 bool setup_logging(const std::string& level);

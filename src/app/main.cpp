@@ -57,14 +57,22 @@ int main(int argc, char** argv) {
   link_cmd->add_option("--dir", dir, "Server data directory")->required();
   link_cmd->add_flag("--qr", qr, "Also print the link as a QR code");
 
-  auto* client = app.add_subcommand("client", "Run the local SOCKS5/HTTP proxy");
-  client->add_option("link", link, "Share link (culvert://...)")->required();
-  client->add_option("--listen", listen, "Local proxy address")->capture_default_str();
-  client->add_option("--log-level", log_level, "debug, info, warn or error")->default_str("info");
-  std::string padding = "on";
-  client->add_option("--padding", padding, "Shape each tunnel's first records (on) or not (off: for comparisons)")
-      ->check(CLI::IsMember({"on", "off"}))
-      ->capture_default_str();
+  auto* client = app.add_subcommand("client", "Run the local SOCKS5/HTTP proxy (and DNS server)");
+  ClientArgs client_args;
+  client->add_option("link", client_args.link, "Share link (culvert://...), or use --config");
+  client->add_option("--config", client_args.config_file,
+                     "Client configuration file (servers, groups, DNS, rules: docs/configuration.md)");
+  client->add_option("--listen", client_args.listen, "Local proxy address (default 127.0.0.1:1080)");
+  client->add_option("--log-level", client_args.log_level, "debug, info, warn or error");
+  client->add_option("--padding", client_args.padding,
+                     "Shape each tunnel's first records (on) or not (off: for comparisons)")
+      ->check(CLI::IsMember({"on", "off"}));
+  client->add_option("--profile", client_args.profile,
+                     "Routing: bypass-cn (default: China and local networks direct), global (local direct), none")
+      ->check(CLI::IsMember({"bypass-cn", "global", "none"}));
+  client->add_option("--dns", client_args.dns_listen, "Run the DNS server on this address (e.g. 127.0.0.1:5353)");
+  client->add_flag("--fake-ip", client_args.fake_ip, "DNS answers proxied names with fake IPs (198.18.0.0/15)");
+  client->add_option("--geoip", client_args.geoip, "MaxMind .mmdb country database for GeoIP rules");
 
   auto* lab = app.add_subcommand("lab", "The censor emulator: classify, relay, fingerprint");
   lab->require_subcommand(1);
@@ -154,6 +162,6 @@ int main(int argc, char** argv) {
   if (list_cmd->parsed()) return user_list(dir);
   if (revoke_cmd->parsed()) return user_revoke(dir, name);
   if (link_cmd->parsed()) return user_link(dir, name, qr);
-  if (client->parsed()) return client_run(link, listen, log_level.empty() ? "info" : log_level, padding == "on");
+  if (client->parsed()) return client_run(client_args);
   return 2;
 }

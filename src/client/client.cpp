@@ -5,19 +5,78 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-#include "core/await.h"
 
+#include "client/udp_associate.h"
+#include "core/await.h"
 #include "core/tcp_stream.h"
+#include "routing/pac.h"
+#include "routing/profiles.h"
 
 namespace culvert {
 
-Client::Client(asio::io_context& io, ShareLink link, ClientOptions options)
-    : io_(io), options_(std::move(options)), pool_(io.get_executor(), std::move(link), options_.pool), acceptor_(io) {}
+Client::Client(asio::io_context& io, ClientConfig config, ClientOptions options)
+    : io_(io), config_(std::move(config)), options_(options), acceptor_(io) {
+  options_.pool.padding = config_.padding ? options_.pool.padding : mux::PaddingPolicy::off();
+  outbounds_ = std::make_unique<Outbounds>(io.get_executor(), config_, options_.pool);
+}
+
+Client::~Client() = default;
+
+std::optional<asio::ip::udp::endpoint> Client::dns_endpoint() const {
+  if (!dns_) return std::nullopt;
+  return dns_->local_endpoint();
+}
 
 Result<void> Client::start(std::string& message) {
-  if (auto listening = listen_on(acceptor_, options_.listen, message); !listening) return listening;
+  std::shared_ptr<routing::GeoIp> geoip;
+  if (!config_.geoip.empty()) {
+    auto opened = routing::GeoIp::open(config_.geoip, message);
+    if (!opened) return fail(opened.error());
+    geoip = *opened;
+  }
+  auto rules = config_.rules;
+  if (config_.profile != "none") {
+    auto profile = routing::profile_rules(config_.profile, geoip != nullptr);
+    rules.insert(rules.end(), profile->begin(), profile->end());
+  }
+  routing::Action final_action = config_.final_outbound == "direct"  ? routing::Action::direct()
+                                 : config_.final_outbound == "block" ? routing::Action::block()
+                                                                     : routing::Action::proxy(config_.final_outbound);
+  std::size_t rule_count = rules.size();
+  if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
+  auto local = acceptor_.local_endpoint();
+  std::string proxy_address = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
+                                                       : local.address().to_string()) +
+                              ":" + std::to_string(local.port());
+  auto pac = std::make_shared<const std::string>(routing::generate_pac(rules, final_action, proxy_address));
+  auto router = routing::Router::build(std::move(rules), final_action, geoip, message);
+  if (!router) return fail(router.error());
+  if (config_.dns.fake_ip) fake_ip_ = std::make_unique<dns::FakeIpPool>(*routing::parse_cidr(config_.dns.fake_ip_range));
+  dispatcher_ = std::make_unique<Dispatcher>(*router, *outbounds_, fake_ip_.get(), options_.pool.connect_timeout);
+
+  handlers_ = std::make_shared<InboundHandlers>();
+  handlers_->open = [this](const Destination& d, ByteSpan first, std::string_view inbound) {
+    return dispatcher_->open_stream(d, first, inbound);
+  };
+  handlers_->allowed = [this](const Destination& d, std::string_view inbound) {
+    return dispatcher_->allowed(d, inbound);
+  };
+  handlers_->associate = [this](TcpStream& control) -> asio::awaitable<void> {
+    auto counters = co_await run_udp_association(control, *dispatcher_, options_.udp_idle_timeout);
+    spdlog::debug("udp association ended from_app={} to_app={} dropped={}", counters.from_app, counters.to_app,
+                  counters.dropped);
+  };
+  handlers_->pac = pac;
+
+  if (!config_.dns.listen.empty()) {
+    dns_ = std::make_unique<DnsServer>(io_.get_executor(), *dispatcher_, config_.dns);
+    if (auto started = dns_->start(message); !started) return started;
+  }
+  outbounds_->start();
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  spdlog::info("{} servers, {} groups, {} rules (profile {}), final {}{}", config_.servers.size(),
+               config_.groups.size(), rule_count, config_.profile, config_.final_outbound,
+               geoip ? ", GeoIP on" : "");
   return {};
 }
 
@@ -25,19 +84,8 @@ void Client::stop() {
   stopping_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
-  pool_.close_all();
-}
-
-asio::awaitable<Result<ByteStreamPtr>> Client::open_stream(const Destination& destination, ByteSpan first_data) {
-  // Copy: the caller's buffer may not outlive the awaits below.
-  Bytes first(first_data.begin(), first_data.end());
-  auto tunnel = co_await pool_.acquire();
-  if (!tunnel) co_return fail(tunnel.error());
-  auto stream = (*tunnel)->open(destination, first);
-  if (!stream) co_return fail(stream.error());
-  if (spdlog::should_log(spdlog::level::debug))
-    spdlog::debug("stream {} -> {}", (*stream)->id(), destination.to_string());
-  co_return ByteStreamPtr(std::move(*stream));
+  if (dns_) dns_->stop();
+  outbounds_->stop();
 }
 
 asio::awaitable<void> Client::accept_loop() {
@@ -51,8 +99,7 @@ asio::awaitable<void> Client::accept_loop() {
       co_await backoff.async_wait(use_tuple);
       continue;
     }
-    auto opener = [this](const Destination& d, ByteSpan first) { return open_stream(d, first); };
-    asio::co_spawn(io_, serve_inbound(std::move(socket), opener, options_.inbound), asio::detached);
+    asio::co_spawn(io_, serve_inbound(std::move(socket), handlers_, options_.inbound), asio::detached);
   }
 }
 

@@ -1,36 +1,53 @@
-// Client: the local proxy. Listens on a loopback port for SOCKS5 and HTTP proxy requests and
-// carries each over the tunnel pool to the server in the share link.
-// Thread model: one single-threaded io_context.
+// Client: the local proxy. Listens on a loopback port for SOCKS5 (CONNECT and UDP ASSOCIATE) and
+// HTTP proxy requests and for GET /proxy.pac; routes each connection and datagram by the rules
+// (through a server or group, direct, or blocked); optionally runs the DNS server.
+// Thread model: one single-threaded io_context. Ownership: the Client owns its outbounds, router,
+// fake-IP pool and DNS server; stop() ends them, then let the io_context run or be destroyed.
 #pragma once
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <memory>
 
-#include "client/tunnel_pool.h"
+#include "client/dispatcher.h"
+#include "client/dns_server.h"
+#include "client/outbounds.h"
+#include "config/client_config.h"
 #include "inbound/session.h"
 
 namespace culvert {
 
 struct ClientOptions {
-  std::string listen = "127.0.0.1:1080";
   TunnelPoolOptions pool;
   InboundOptions inbound;
+  std::chrono::milliseconds udp_idle_timeout{300000};
 };
 
 class Client {
  public:
-  Client(asio::io_context& io, ShareLink link, ClientOptions options);
+  Client(asio::io_context& io, ClientConfig config, ClientOptions options = {});
+  ~Client();
+  // Builds the router (rule sets, GeoIP), binds the proxy port and the DNS server.
   Result<void> start(std::string& message);
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  // The DNS server's address; only when one is configured.
+  std::optional<asio::ip::udp::endpoint> dns_endpoint() const;
   void stop();
+
+  Outbounds& outbounds() { return *outbounds_; }
+  const std::string& pac() const { return *handlers_->pac; }
 
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<Result<ByteStreamPtr>> open_stream(const Destination& destination, ByteSpan first_data);
 
   asio::io_context& io_;
+  ClientConfig config_;
   ClientOptions options_;
-  TunnelPool pool_;
+  std::unique_ptr<Outbounds> outbounds_;
+  std::unique_ptr<dns::FakeIpPool> fake_ip_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<DnsServer> dns_;
+  std::shared_ptr<InboundHandlers> handlers_;
   asio::ip::tcp::acceptor acceptor_;
   bool stopping_ = false;
 };

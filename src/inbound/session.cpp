@@ -49,8 +49,8 @@ asio::awaitable<Bytes> read_first_data(TcpStream& in, std::chrono::milliseconds 
   co_return data;
 }
 
-asio::awaitable<void> write_text(TcpStream& out, std::string_view text) {
-  co_await out.write_all(asio::buffer(text.data(), text.size()));
+asio::awaitable<std::error_code> write_text(TcpStream& out, std::string_view text) {
+  co_return co_await out.write_all(asio::buffer(text.data(), text.size()));
 }
 
 // The relay may run for hours: it gets a coroutine of its own holding just the two streams, and the
@@ -61,7 +61,7 @@ void relay_on_its_own(TcpStream& app, std::unique_ptr<ByteStream> stream, std::c
   spawn_relay(executor, std::move(owned), std::move(stream), idle);
 }
 
-asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const StreamOpener& opener,
+asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const InboundHandlers& handlers,
                                    const InboundOptions& options, asio::steady_timer& deadline) {
   auto greeting = co_await read_message(app, buffer, socks5::parse_greeting, deadline, 512);
   if (!greeting) co_return;
@@ -79,8 +79,18 @@ asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const StreamOp
     }
     co_return;
   }
+  if (request->command == socks5::Command::udp_associate && handlers.associate) {
+    deadline.cancel();
+    co_await handlers.associate(app);
+    co_return;
+  }
   if (request->command != socks5::Command::connect) {
     auto reply = socks5::encode_reply(socks5::Reply::command_not_supported);
+    co_await app.write_all(asio::buffer(reply));
+    co_return;
+  }
+  if (handlers.allowed && !handlers.allowed(request->destination, "socks")) {
+    auto reply = socks5::encode_reply(socks5::Reply::not_allowed);
     co_await app.write_all(asio::buffer(reply));
     co_return;
   }
@@ -90,19 +100,52 @@ asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const StreamOp
   auto ok = socks5::encode_reply(socks5::Reply::succeeded);
   if (co_await app.write_all(asio::buffer(ok))) co_return;
   if (early.empty()) early = co_await read_first_data(app, options.first_data_wait);
-  auto stream = co_await opener(request->destination, early);
+  auto stream = co_await handlers.open(request->destination, early, "socks");
   if (!stream) co_return;
   relay_on_its_own(app, std::move(*stream), options.idle_timeout);
 }
 
-asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const StreamOpener& opener,
+// true: a request for the PAC file; Errc::truncated while the bytes could still become one.
+Result<bool> is_pac_request(ByteSpan buffer) {
+  constexpr std::string_view kPac = "GET /proxy.pac";
+  std::string_view head(reinterpret_cast<const char*>(buffer.data()), buffer.size());
+  if (head.size() <= kPac.size()) {
+    if (kPac.starts_with(head)) return fail(Errc::truncated);
+    return false;
+  }
+  return head.starts_with(kPac) && (head[kPac.size()] == ' ' || head[kPac.size()] == '?');
+}
+
+asio::awaitable<void> serve_pac(TcpStream& app, const InboundHandlers& handlers) {
+  if (!handlers.pac) {
+    std::string answer = http::simple_response(404, "Not Found");
+    co_await write_text(app, answer);
+    co_return;
+  }
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ns-proxy-autoconfig\r\nContent-Length: " +
+                     std::to_string(handlers.pac->size()) + "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+  if (co_await write_text(app, head)) co_return;
+  co_await write_text(app, *handlers.pac);
+}
+
+asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const InboundHandlers& handlers,
                                  const InboundOptions& options, asio::steady_timer& deadline) {
+  // The proxy port also serves its PAC file (an origin-form request, which no proxy client sends).
+  if (auto pac = co_await read_message(app, buffer, is_pac_request, deadline, 64); pac && *pac) {
+    co_await serve_pac(app, handlers);
+    co_return;
+  }
   auto request = co_await read_message(app, buffer, http::parse_proxy_request, deadline, http::kMaxHead + 1);
   if (!request) {
     std::string answer;
     if (request.error() == Errc::malformed) answer = http::simple_response(400, "Bad Request");
     if (request.error() == Errc::too_large) answer = http::simple_response(431, "Request Header Fields Too Large");
     if (!answer.empty()) co_await write_text(app, answer);
+    co_return;
+  }
+  if (handlers.allowed && !handlers.allowed(request->destination, "http")) {
+    std::string answer = http::simple_response(403, "Forbidden");
+    co_await write_text(app, answer);
     co_return;
   }
   Bytes rest(buffer.begin() + static_cast<std::ptrdiff_t>(request->head_size), buffer.end());
@@ -120,7 +163,7 @@ asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const StreamOpen
     first.assign(request->forward_head.begin(), request->forward_head.end());
     first.insert(first.end(), rest.begin(), rest.end());
   }
-  auto stream = co_await opener(request->destination, first);
+  auto stream = co_await handlers.open(request->destination, first, "http");
   if (!stream) {
     if (!request->is_connect) {
       std::string answer = http::simple_response(502, "Bad Gateway");
@@ -133,7 +176,8 @@ asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const StreamOpen
 
 }  // namespace
 
-asio::awaitable<void> serve_inbound(asio::ip::tcp::socket socket, StreamOpener opener, InboundOptions options) {
+asio::awaitable<void> serve_inbound(asio::ip::tcp::socket socket, std::shared_ptr<const InboundHandlers> handlers,
+                                    InboundOptions options) {
   try {
     std::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -147,9 +191,9 @@ asio::awaitable<void> serve_inbound(asio::ip::tcp::socket socket, StreamOpener o
     if (ec) co_return;
     buffer.resize(n);
     if (buffer[0] == socks5::kVersion) {
-      co_await serve_socks5(app, buffer, opener, options, deadline);
+      co_await serve_socks5(app, buffer, *handlers, options, deadline);
     } else if (buffer[0] >= 'A' && buffer[0] <= 'Z') {
-      co_await serve_http(app, buffer, opener, options, deadline);
+      co_await serve_http(app, buffer, *handlers, options, deadline);
     }
     // Anything else (SOCKS4, TLS straight to the proxy port, noise): close.
   } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 #include <asio/ip/v6_only.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
+#include <map>
 #include <unordered_map>
 
 #include "core/await.h"
@@ -27,6 +28,9 @@ struct Association {
   bool dual_stack = false;
   std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
   std::unordered_map<std::string, asio::ip::address> resolved;  // a few names, for this association only
+  // Replies from an address the client named by a name are reported as from that name, so the
+  // client can hand them back as from the (fake) address the application used.
+  std::map<udp::endpoint, Destination> names;
   UdpRelayCounters counters;
 
   udp::endpoint for_socket(const asio::ip::address& address, std::uint16_t port) const {
@@ -78,6 +82,8 @@ struct Association {
         ++counters.dropped;
         continue;
       }
+      if (datagram->destination.kind == Destination::Kind::domain && names.size() < 64)
+        names.emplace(*target, datagram->destination);
       auto [ec, n] = co_await socket.async_send_to(asio::buffer(datagram->payload), *target, use_tuple);
       if (ec) {
         ++counters.dropped;
@@ -97,8 +103,10 @@ struct Association {
       last_activity = std::chrono::steady_clock::now();
       auto address = unmapped(from.address());
       Destination source;
-      if (options.resolver && address == unmapped(options.resolver->address()) &&
-          from.port() == options.resolver->port()) {
+      if (auto named = names.find(from); named != names.end()) {
+        source = named->second;
+      } else if (options.resolver && address == unmapped(options.resolver->address()) &&
+                 from.port() == options.resolver->port()) {
         source = Destination{Destination::Kind::domain, std::string(mux::kTunnelResolverName), 53};
       } else {
         source = Destination{address.is_v4() ? Destination::Kind::ipv4 : Destination::Kind::ipv6, address.to_string(),
@@ -127,7 +135,7 @@ struct Association {
 
 asio::awaitable<UdpRelayCounters> relay_udp(std::unique_ptr<mux::Stream> association, UdpRelayOptions options) {
   auto executor = co_await asio::this_coro::executor;
-  Association a{udp::socket(executor), *association, options, false, std::chrono::steady_clock::now(), {}, {}};
+  Association a{udp::socket(executor), *association, options, false, std::chrono::steady_clock::now(), {}, {}, {}};
   std::error_code ec;
   a.socket.open(udp::v6(), ec);
   if (!ec) {

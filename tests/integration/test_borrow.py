@@ -44,7 +44,7 @@ class Borrow(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def client(self):
-        c = Process(["client", self.link, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "client.log"))
+        c = Process(["client", self.link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, "client.log"))
         self.addCleanup(c.stop)
         return c
 

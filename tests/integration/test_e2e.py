@@ -83,7 +83,7 @@ class EndToEnd(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix=f"culvert-{cls.__name__}-")
         cls.origin = Origin()
         cls.server = ServerFixture(cls.tmp, *cls.start_site())
-        cls.client = Process(["client", cls.server.link, "--listen", "127.0.0.1:0"],
+        cls.client = Process(["client", cls.server.link, "--listen", "127.0.0.1:0", "--profile", "none"],
                              os.path.join(cls.tmp, "client.log"))
         cls.socks = f"socks5h://127.0.0.1:{cls.client.port}"
         cls.http_proxy = f"http://127.0.0.1:{cls.client.port}"
@@ -201,7 +201,7 @@ class EndToEnd(unittest.TestCase):
         # Flip one character of the secret part of the credential.
         i = cred_start + 20
         forged = link[:i] + ("A" if link[i] != "A" else "B") + link[i + 1:]
-        bad = Process(["client", forged, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "forged.log"))
+        bad = Process(["client", forged, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, "forged.log"))
         try:
             r = curl("-x", f"socks5h://127.0.0.1:{bad.port}", self.url(100), timeout=30)
             self.assertNotEqual(r.returncode, 0)
@@ -213,7 +213,7 @@ class EndToEnd(unittest.TestCase):
         start = link.index(self.SERVER_KEY_PARAM) + len(self.SERVER_KEY_PARAM)
         forged = link[:start] + ("A" if link[start] != "A" else "B") + link[start + 1:]
         log = os.path.join(self.tmp, "pin.log")
-        bad = Process(["client", forged, "--listen", "127.0.0.1:0"], log)
+        bad = Process(["client", forged, "--listen", "127.0.0.1:0", "--profile", "none"], log)
         try:
             r = curl("-x", f"socks5h://127.0.0.1:{bad.port}", self.url(100), timeout=30)
             self.assertNotEqual(r.returncode, 0)
@@ -227,7 +227,7 @@ class EndToEnd(unittest.TestCase):
         added = run(["user", "add", "revoke-me", "--dir", self.server.dir])
         self.assertEqual(added.returncode, 0, added.stderr)
         link = added.stdout.strip().splitlines()[-1]
-        c = Process(["client", link, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "revoke1.log"))
+        c = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, "revoke1.log"))
         try:
             r = curl("-x", f"socks5h://127.0.0.1:{c.port}", self.url(100))
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -237,7 +237,7 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(revoked.returncode, 0, revoked.stderr)
         listed = run(["user", "list", "--dir", self.server.dir])
         self.assertRegex(listed.stdout, r"revoke-me\trevoked")
-        c = Process(["client", link, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "revoke2.log"))
+        c = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, "revoke2.log"))
         try:
             r = curl("-x", f"socks5h://127.0.0.1:{c.port}", self.url(100), timeout=30)
             self.assertNotEqual(r.returncode, 0)
@@ -245,7 +245,7 @@ class EndToEnd(unittest.TestCase):
             c.stop()
 
     def test_logs_hold_no_destinations_or_secrets_at_info(self):
-        c = Process(["client", self.server.link, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "logs.log"))
+        c = Process(["client", self.server.link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, "logs.log"))
         try:
             r = curl("-x", f"socks5h://127.0.0.1:{c.port}", self.url(10))
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -473,7 +473,7 @@ class CaChain(unittest.TestCase):
             server = Process(["server", "run", "--dir", d], os.path.join(tmp, "server.log"))
             try:
                 trusting = dict(os.environ, SSL_CERT_FILE=os.path.join(tmp, "ca.pem"))
-                good = Process(["client", link, "--listen", "127.0.0.1:0"], os.path.join(tmp, "good.log"), trusting)
+                good = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(tmp, "good.log"), trusting)
                 try:
                     r = curl("-x", f"socks5h://127.0.0.1:{good.port}", f"http://localhost:{origin.port}/bytes/100")
                     self.assertEqual(r.returncode, 0, r.stderr)
@@ -481,7 +481,7 @@ class CaChain(unittest.TestCase):
                 finally:
                     good.stop()
                 # The system trust store does not know the test CA: no tunnel.
-                bad = Process(["client", link, "--listen", "127.0.0.1:0"], os.path.join(tmp, "bad.log"))
+                bad = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(tmp, "bad.log"))
                 try:
                     r = curl("-x", f"socks5h://127.0.0.1:{bad.port}", f"http://localhost:{origin.port}/bytes/100",
                              timeout=30)
@@ -500,7 +500,7 @@ class Restart(unittest.TestCase):
         tmp = tempfile.mkdtemp(prefix="culvert-restart-")
         origin = Origin()
         server = ServerFixture(tmp)
-        client = Process(["client", server.link, "--listen", "127.0.0.1:0"], os.path.join(tmp, "client.log"))
+        client = Process(["client", server.link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(tmp, "client.log"))
         try:
             url = f"http://localhost:{origin.port}/bytes/{64 * MIB}"
             transfer = subprocess.Popen(["curl", "-sS", "--fail", "--limit-rate", "4M", "-o", "/dev/null",

@@ -233,7 +233,7 @@ class Peers(unittest.TestCase):
                     "--allow-private", "--no-qr"])
         link = init.stdout.strip().splitlines()[-1]
         server = Process(["server", "run", "--dir", tmp], os.path.join(self.tmp, "socks-server.log"))
-        client = Process(["client", link, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "socks-client.log"))
+        client = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, "socks-client.log"))
         relay = LabRelay(self.tmp, client.port)
         try:
             r = curl("-x", f"socks5h://127.0.0.1:{relay.port}", self.http_url())
@@ -263,7 +263,7 @@ class Peers(unittest.TestCase):
 
         def start_client(relay_port):
             relayed = link.replace(f":{port}?", f":{relay_port}?")
-            c = Process(["client", relayed, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, f"{name}-client.log"))
+            c = Process(["client", relayed, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, f"{name}-client.log"))
             return c, c.port
 
         try:
@@ -368,7 +368,7 @@ class Peers(unittest.TestCase):
         server, port, link = self.culvert_server("culvert-blocking")
         relay = LabRelay(self.tmp, port, "--action", "reset", "--block-probability", "1")
         relayed = link.replace(f":{port}?", f":{relay.port}?")
-        client = Process(["client", relayed, "--listen", "127.0.0.1:0"], os.path.join(self.tmp, "blocking-client.log"))
+        client = Process(["client", relayed, "--listen", "127.0.0.1:0", "--profile", "none"], os.path.join(self.tmp, "blocking-client.log"))
         try:
             for _ in range(3):
                 r = curl("-x", f"socks5h://127.0.0.1:{client.port}", self.http_url())
@@ -497,7 +497,7 @@ class ActiveProbing(unittest.TestCase):
                 records = os.path.join(tmp, "records")
                 os.makedirs(records)
                 relay = LabRelay(tmp, port, "--record", records)
-                client = Process(["client", link.replace(f":{port}?", f":{relay.port}?"), "--listen", "127.0.0.1:0"],
+                client = Process(["client", link.replace(f":{port}?", f":{relay.port}?"), "--listen", "127.0.0.1:0", "--profile", "none"],
                                  os.path.join(tmp, "client.log"))
                 try:
                     r = curl("-x", f"socks5h://127.0.0.1:{client.port}", f"http://127.0.0.1:{origin.port}/bytes/10")

@@ -40,4 +40,26 @@ Bytes encode_reply(Reply reply) {
   return Bytes{kVersion, static_cast<std::uint8_t>(reply), 0x00, 0x01, 0, 0, 0, 0, 0, 0};
 }
 
+Bytes encode_reply(Reply reply, const Destination& bound) {
+  Bytes out{kVersion, static_cast<std::uint8_t>(reply), 0x00};
+  encode_destination(bound, out);
+  return out;
+}
+
+Result<UdpHeader> parse_udp_header(ByteSpan datagram) {
+  Reader r(datagram);
+  auto reserved = r.u16();
+  auto fragment = r.u8();
+  if (!reserved || !fragment || *reserved != 0) return fail(Errc::malformed);
+  auto destination = decode_destination(r);
+  if (!destination) return fail(Errc::malformed);
+  return UdpHeader{*fragment, std::move(*destination), datagram.size() - r.rest().size()};
+}
+
+Bytes encode_udp_header(const Destination& source) {
+  Bytes out{0, 0, 0};
+  encode_destination(source, out);
+  return out;
+}
+
 }  // namespace culvert::socks5

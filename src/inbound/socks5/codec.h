@@ -47,5 +47,18 @@ Reply reply_for_error(ByteSpan input);
 Bytes encode_method_choice(std::uint8_t method);
 // A reply with bound address 0.0.0.0:0 (clients ignore it for CONNECT).
 Bytes encode_reply(Reply reply);
+// A reply naming the bound address (UDP ASSOCIATE: where the client sends its datagrams).
+Bytes encode_reply(Reply reply, const Destination& bound);
+
+// UDP request header (RFC 1928 §7): RSV u16 (0), FRAG u8, destination, then the datagram.
+struct UdpHeader {
+  std::uint8_t fragment = 0;  // 0: a whole datagram; others are fragments, which Culvert drops
+  Destination destination;
+  std::size_t size = 0;  // header bytes; the datagram follows
+};
+// Errc::malformed for a bad reserved field or address (the datagram is dropped).
+Result<UdpHeader> parse_udp_header(ByteSpan datagram);
+// The header for a datagram from `source`, to put before it when relaying to the application.
+Bytes encode_udp_header(const Destination& source);
 
 }  // namespace culvert::socks5

@@ -1,0 +1,42 @@
+// Dispatcher: where each new connection, datagram and DNS question of the client goes. Maps fake
+// IPs back to their names, asks the router, and opens the stream: through an outbound (server or
+// group), directly from this machine, or not at all (blocked).
+// Thread model: the client's single-threaded executor. Owned by the Client.
+#pragma once
+
+#include <memory>
+
+#include "client/outbounds.h"
+#include "dns/fake_ip.h"
+#include "routing/router.h"
+
+namespace culvert {
+
+class Dispatcher {
+ public:
+  Dispatcher(std::shared_ptr<const routing::Router> router, Outbounds& outbounds, dns::FakeIpPool* fake_ip,
+             std::chrono::milliseconds connect_timeout)
+      : router_(std::move(router)), outbounds_(outbounds), fake_ip_(fake_ip), connect_timeout_(connect_timeout) {}
+
+  // A fake IP handed out by the DNS server becomes its name again (port kept); others unchanged.
+  Destination unfake(const Destination& destination) const;
+  const routing::Action& route(const Destination& unfaked, routing::Network network, std::string_view inbound) const;
+  const routing::Action& route_name(const std::string& name, std::string_view inbound) const;
+
+  // A stream to `destination` as the rules say. Errc::destination_refused when blocked.
+  asio::awaitable<Result<ByteStreamPtr>> open_stream(const Destination& destination, ByteSpan first_data,
+                                                     std::string_view inbound);
+  bool allowed(const Destination& destination, std::string_view inbound) const;
+
+  Outbounds& outbounds() { return outbounds_; }
+  dns::FakeIpPool* fake_ip() { return fake_ip_; }
+  const routing::Router& router() const { return *router_; }
+
+ private:
+  std::shared_ptr<const routing::Router> router_;
+  Outbounds& outbounds_;
+  dns::FakeIpPool* fake_ip_;
+  std::chrono::milliseconds connect_timeout_;
+};
+
+}  // namespace culvert

@@ -1,0 +1,69 @@
+// Outbounds: the client's servers (one tunnel pool each) and groups of them. A rule's action
+// names either; a group resolves to one of its servers at the time of each request:
+//   fallback  the first healthy server, in the configured order
+//   url-test  the healthy server with the lowest measured latency (switching only when another is
+//             faster by more than the tolerance, so it does not flap)
+//   select    the server the user chose (config `selected`)
+// Health checks run through each server's tunnel (an HTTP GET of the group's URL; the status line
+// must arrive within the timeout) every interval. A server that cannot be reached when a request
+// needs it is marked down at once and the request moves on to the next server of the group.
+// Thread model: one single-threaded executor. Owned by the Client; outlives its coroutines
+// (stop() ends the health checks, then let the executor run).
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/tunnel_pool.h"
+#include "config/client_config.h"
+
+namespace culvert {
+
+class Outbounds {
+ public:
+  Outbounds(asio::any_io_executor executor, const ClientConfig& config, TunnelPoolOptions pool_options);
+
+  void start();  // health checks of fallback and url-test groups
+  void stop();
+
+  // A stream through outbound `name` (a server or a group). Errors when no server of it can be
+  // reached (Errc::tunnel_closed / dial errors) or the name is unknown (Errc::not_found).
+  asio::awaitable<Result<ByteStreamPtr>> open_stream(const std::string& name, const Destination& destination,
+                                                     ByteSpan first_data);
+  // A datagram association through outbound `name`.
+  asio::awaitable<Result<std::unique_ptr<mux::Stream>>> open_datagram(const std::string& name);
+
+  // The server a group uses now (a server's own name for a server); "" when unknown.
+  std::string current(const std::string& name) const;
+
+ private:
+  struct Server {
+    std::string name;
+    std::unique_ptr<TunnelPool> pool;
+    bool healthy = true;  // optimistic until a check or a dial says otherwise
+    std::optional<std::chrono::milliseconds> latency;
+  };
+  struct Group {
+    GroupConfig config;
+    std::vector<std::size_t> members;  // indices into servers_
+    std::size_t current = 0;           // index into servers_
+  };
+
+  asio::awaitable<Result<std::shared_ptr<mux::Session>>> acquire(const std::string& name);
+  std::vector<std::size_t> candidates(const Group& group) const;
+  void choose(Group& group);
+  asio::awaitable<void> health_loop(std::size_t group);
+  asio::awaitable<std::optional<std::chrono::milliseconds>> check(Server& server, const GroupConfig& group);
+
+  asio::any_io_executor executor_;
+  std::vector<Server> servers_;
+  std::vector<Group> groups_;
+  std::vector<std::unique_ptr<asio::steady_timer>> timers_;
+  bool stopping_ = false;
+};
+
+}  // namespace culvert
