@@ -76,7 +76,7 @@ Result<routing::Rule> parse_rule(const toml::table& t, std::size_t number, const
     }
     for (const auto& item : list)
       if (!add(item)) {
-        message = where + "bad " + key + " \"" + item + "\"";
+        if (message.empty()) message = where + "bad " + key + " \"" + item + "\"";
         return false;
       }
     return true;

@@ -267,4 +267,104 @@ TEST(MuxSession, PaddingShapesTheFirstWritesThenStops) {
   EXPECT_EQ(sizes[2], 16u);
 }
 
+// ---- Datagram associations (UDP) ----
+
+asio::awaitable<void> receive_into(Stream& s, std::vector<Datagram>& out, bool& ended) {
+  for (;;) {
+    auto d = co_await s.receive_datagram();
+    if (!d) break;
+    out.push_back(std::move(*d));
+  }
+  ended = true;
+}
+
+TEST(MuxDatagram, CarriesTheLargestDatagramBothWaysWithItsPeer) {
+  Pair p;
+  auto association = p.client->open_datagram();
+  ASSERT_TRUE(association);
+  auto to = make_destination("echo.example", 7).value();
+  auto big = pattern(kMaxDatagram);  // five frames' worth, reassembled
+  ASSERT_TRUE((*association)->send_datagram(to, big));
+  ASSERT_TRUE((*association)->send_datagram(to, as_bytes("small")));
+  ASSERT_TRUE(p.run_until([&] { return !p.accepted.empty(); }));
+  auto& server_side = *p.accepted[0].first;
+  EXPECT_TRUE(server_side.is_datagram());
+  std::vector<Datagram> at_server, at_client;
+  bool server_ended = false, client_ended = false;
+  asio::co_spawn(p.io, receive_into(server_side, at_server, server_ended), asio::detached);
+  asio::co_spawn(p.io, receive_into(**association, at_client, client_ended), asio::detached);
+  ASSERT_TRUE(p.run_until([&] { return at_server.size() == 2; }));
+  EXPECT_EQ(at_server[0].destination, to);
+  EXPECT_EQ(at_server[0].payload, big);
+  EXPECT_EQ(as_chars(at_server[1].payload), "small");
+  auto from = make_destination("192.0.2.1", 7).value();
+  ASSERT_TRUE(server_side.send_datagram(from, as_bytes("reply")));
+  ASSERT_TRUE(p.run_until([&] { return at_client.size() == 1; }));
+  EXPECT_EQ(at_client[0].destination, from);
+  EXPECT_EQ(as_chars(at_client[0].payload), "reply");
+  (*association)->close();
+  ASSERT_TRUE(p.run_until([&] { return server_ended; }));
+}
+
+TEST(MuxDatagram, RefusesDatagramsOverTheUdpLimitAndCountsThem) {
+  Pair p;
+  auto association = p.client->open_datagram();
+  ASSERT_TRUE(association);
+  EXPECT_FALSE((*association)->send_datagram(make_destination("a", 1).value(), pattern(kMaxDatagram + 1)));
+  EXPECT_EQ(p.client->counters().datagrams_dropped, 1u);
+}
+
+TEST(MuxDatagram, ReceiverHoldsABoundedQueueAndCountsWhatItDrops) {
+  Pair p;
+  auto association = p.client->open_datagram();
+  ASSERT_TRUE(association);
+  auto to = make_destination("a", 1).value();
+  std::size_t sent = 0;
+  for (int i = 0; i < 300; ++i) sent += (*association)->send_datagram(to, pattern(100)) ? 1 : 0;
+  ASSERT_EQ(sent, 300u);
+  // Nobody reads at the server: it keeps kMaxQueuedDatagrams and drops the rest.
+  ASSERT_TRUE(p.run_until([&] { return p.server->counters().datagrams_dropped == 300 - kMaxQueuedDatagrams; }));
+  ASSERT_EQ(p.accepted.size(), 1u);
+  std::vector<Datagram> got;
+  bool ended = false;
+  asio::co_spawn(p.io, receive_into(*p.accepted[0].first, got, ended), asio::detached);
+  ASSERT_TRUE(p.run_until([&] { return got.size() == kMaxQueuedDatagrams; }));
+  // The tunnel still carries streams.
+  auto stream = p.client->open(to, as_bytes("x"));
+  EXPECT_TRUE(stream);
+  EXPECT_TRUE(p.run_until([&] { return p.accepted.size() == 2; }));
+}
+
+TEST(MuxDatagram, DataOnAnAssociationClosesTheTunnel) {
+  RawPeer r;
+  Bytes wire, payload;
+  encode_open_payload(make_destination("0.0.0.0", 0).value(), {}, payload);
+  encode_frame(FrameType::open, kFlagDatagram, 1, payload, wire);
+  encode_frame(FrameType::data, 0, 1, as_bytes("not a datagram"), wire);
+  r.send(wire, std::chrono::milliseconds(200));
+  EXPECT_TRUE(r.closed);
+  EXPECT_EQ(r.closed_reason, Errc::protocol_violation);
+}
+
+TEST(MuxDatagram, ReassemblyPastTheLargestDatagramClosesTheTunnel) {
+  RawPeer r;
+  Bytes wire, payload;
+  encode_open_payload(make_destination("0.0.0.0", 0).value(), {}, payload);
+  encode_frame(FrameType::open, kFlagDatagram, 1, payload, wire);
+  Bytes fragment(kMaxPayload, 0);
+  for (int i = 0; i < 6; ++i) encode_frame(FrameType::datagram, kFlagMore, 1, fragment, wire);
+  r.send(wire, std::chrono::milliseconds(200));
+  EXPECT_TRUE(r.closed);
+  EXPECT_EQ(r.closed_reason, Errc::protocol_violation);
+}
+
+TEST(MuxDatagram, AnOpenWithFirstDataIsNotAnAssociation) {
+  RawPeer r;
+  Bytes wire, payload;
+  encode_open_payload(make_destination("0.0.0.0", 0).value(), as_bytes("x"), payload);
+  encode_frame(FrameType::open, kFlagDatagram, 1, payload, wire);
+  r.send(wire, std::chrono::milliseconds(200));
+  EXPECT_TRUE(r.closed);
+}
+
 }  // namespace culvert::mux

@@ -88,4 +88,37 @@ TEST(Socks5Reply, EncodesVersionCodeAndZeroBind) {
   EXPECT_EQ(encode_method_choice(kMethodNoneAcceptable), (Bytes{5, 0xff}));
 }
 
+TEST(Socks5Udp, ParsesTheHeaderBeforeTheDatagram) {
+  Bytes d{0, 0, 0, 1, 192, 0, 2, 9, 0, 53, 'h', 'i'};
+  auto h = parse_udp_header(d);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->fragment, 0);
+  EXPECT_EQ(h->destination.host, "192.0.2.9");
+  EXPECT_EQ(h->destination.port, 53);
+  EXPECT_EQ(h->size, 10u);
+  Bytes named{0, 0, 2, 3, 3, 'a', '.', 'b', 1, 0};
+  auto n = parse_udp_header(named);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->fragment, 2);  // the session drops fragments; the codec reports them
+  EXPECT_EQ(n->destination.host, "a.b");
+}
+
+TEST(Socks5Udp, RefusesBadHeaders) {
+  EXPECT_FALSE(parse_udp_header(Bytes{0, 0, 0}));
+  EXPECT_FALSE(parse_udp_header(Bytes{0, 1, 0, 1, 1, 2, 3, 4, 0, 1}));  // reserved field not zero
+  EXPECT_FALSE(parse_udp_header(Bytes{0, 0, 0, 9, 1, 2, 3, 4, 0, 1}));  // unknown address type
+  EXPECT_FALSE(parse_udp_header(Bytes{0, 0, 0, 1, 1, 2, 3}));           // cut address
+}
+
+TEST(Socks5Udp, EncodesTheSourceOfARelayedDatagram) {
+  auto header = encode_udp_header(make_destination("2001:db8::1", 443).value());
+  ASSERT_EQ(header.size(), 3u + 1 + 16 + 2);
+  EXPECT_EQ(header[3], 4);
+  auto parsed = parse_udp_header(header);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->destination.host, "2001:db8::1");
+  auto reply = encode_reply(Reply::succeeded, make_destination("127.0.0.1", 4000).value());
+  EXPECT_EQ(reply, (Bytes{5, 0, 0, 1, 127, 0, 0, 1, 0x0f, 0xa0}));
+}
+
 }  // namespace culvert::socks5
