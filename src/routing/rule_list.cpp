@@ -80,6 +80,13 @@ Outcome add_entry(Rule& rule, std::string_view entry) {
   if (entry.size() >= 2 && (entry.front() == '\'' || entry.front() == '"') && entry.back() == entry.front())
     entry = entry.substr(1, entry.size() - 2);
   if (entry.empty()) return Outcome::bad;
+  // dnsmasq lists (dnsmasq-china-list): server=/example.cn/114.114.114.114 names a suffix.
+  if (entry.starts_with("server=/") || entry.starts_with("ipset=/") || entry.starts_with("nftset=/")) {
+    auto name = entry.substr(entry.find('/') + 1);
+    auto slash = name.find('/');
+    if (slash == std::string_view::npos) return Outcome::bad;
+    return add_name(rule.suffixes, name.substr(0, slash));
+  }
 
   auto comma = entry.find(',');
   if (comma != std::string_view::npos) {
@@ -96,7 +103,7 @@ Outcome add_entry(Rule& rule, std::string_view entry) {
     if (kind == "domain") return add_name(rule.suffixes, value);
     if (kind == "keyword") return add_classical(rule, "DOMAIN-KEYWORD", value);
     if (kind == "regexp") return add_classical(rule, "DOMAIN-REGEX", value);
-    return Outcome::skipped;
+    return Outcome::skipped;  // include:, and types this client does not match on
   }
   if (entry.starts_with("+.")) return add_name(rule.suffixes, entry.substr(2));
   if (entry.starts_with(".")) return add_name(rule.suffixes, entry.substr(1));

@@ -5,6 +5,7 @@
 //              (the v2fly domain-list style), +.example.com and .example.com (suffixes)
 //   classical: DOMAIN,x  DOMAIN-SUFFIX,x  DOMAIN-KEYWORD,x  DOMAIN-REGEX,x  IP-CIDR,x[,no-resolve]
 //              IP-CIDR6,x  GEOIP,CN — optionally as YAML list items ("payload:" / "  - 'DOMAIN,x'")
+//   dnsmasq:   server=/example.cn/114.114.114.114 (dnsmasq-china-list; the name is a suffix)
 // Lines of other classical types (PROCESS-NAME, ...) are skipped and counted, not fatal.
 // Pure: parses text, no I/O.
 #pragma once

@@ -151,16 +151,19 @@ PROCESS-NAME,curl
 payload:
   - 'DOMAIN-SUFFIX,yaml.example'
   - "+.yaml2.example"
+server=/dnsmasq.example/114.114.114.114
+include:other-list
 )";
   ASSERT_TRUE(parse_rule_list(text, r, stats));
   EXPECT_EQ(r.suffixes, (std::vector<std::string>{"example.com", "dot-suffix.org", "plus-suffix.net", "v2fly.example",
-                                                  "classic.example", "yaml.example", "yaml2.example"}));
+                                                  "classic.example", "yaml.example", "yaml2.example",
+                                                  "dnsmasq.example"}));
   EXPECT_EQ(r.domains, (std::vector<std::string>{"exact.example", "exact2.example"}));
   EXPECT_EQ(r.keywords, (std::vector<std::string>{"shop", "video"}));
   EXPECT_EQ(r.regexes.size(), 1u);
   EXPECT_EQ(r.cidrs.size(), 4u);
   EXPECT_EQ(r.countries.size(), 1u);
-  EXPECT_EQ(stats.skipped, 2u);  // PROCESS-NAME and the YAML header
+  EXPECT_EQ(stats.skipped, 3u);  // PROCESS-NAME, the YAML header and include:
 }
 
 TEST(RuleList, NamesTheFirstMalformedLine) {
