@@ -74,9 +74,7 @@ void route_names(benchmark::State& state, const std::vector<std::string>& names,
 void BM_RouteDomainListed(benchmark::State& state) { route_names(state, fixture().hits, Action::Kind::direct); }
 BENCHMARK(BM_RouteDomainListed);
 
-void BM_RouteDomainNotListed(benchmark::State& state) {
-  route_names(state, fixture().misses, Action::Kind::proxy);
-}
+void BM_RouteDomainNotListed(benchmark::State& state) { route_names(state, fixture().misses, Action::Kind::proxy); }
 BENCHMARK(BM_RouteDomainNotListed);
 
 void route_addresses(benchmark::State& state, const std::vector<asio::ip::address>& addresses, Action::Kind expected) {

@@ -64,11 +64,13 @@ int main(int argc, char** argv) {
                      "Client configuration file (servers, groups, DNS, rules: docs/configuration.md)");
   client->add_option("--listen", client_args.listen, "Local proxy address (default 127.0.0.1:1080)");
   client->add_option("--log-level", client_args.log_level, "debug, info, warn or error");
-  client->add_option("--padding", client_args.padding,
-                     "Shape each tunnel's first records (on) or not (off: for comparisons)")
+  client
+      ->add_option("--padding", client_args.padding,
+                   "Shape each tunnel's first records (on) or not (off: for comparisons)")
       ->check(CLI::IsMember({"on", "off"}));
-  client->add_option("--profile", client_args.profile,
-                     "Routing: bypass-cn (default: China and local networks direct), global (local direct), none")
+  client
+      ->add_option("--profile", client_args.profile,
+                   "Routing: bypass-cn (default: China and local networks direct), global (local direct), none")
       ->check(CLI::IsMember({"bypass-cn", "global", "none"}));
   client->add_option("--dns", client_args.dns_listen, "Run the DNS server on this address (e.g. 127.0.0.1:5353)");
   client->add_flag("--fake-ip", client_args.fake_ip, "DNS answers proxied names with fake IPs (198.18.0.0/15)");

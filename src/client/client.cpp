@@ -45,13 +45,14 @@ Result<void> Client::start(std::string& message) {
   std::size_t rule_count = rules.size();
   if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
   auto local = acceptor_.local_endpoint();
-  std::string proxy_address = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
-                                                       : local.address().to_string()) +
-                              ":" + std::to_string(local.port());
+  std::string proxy_address =
+      (local.address().is_v6() ? "[" + local.address().to_string() + "]" : local.address().to_string()) + ":" +
+      std::to_string(local.port());
   auto pac = std::make_shared<const std::string>(routing::generate_pac(rules, final_action, proxy_address));
   auto router = routing::Router::build(std::move(rules), final_action, geoip, message);
   if (!router) return fail(router.error());
-  if (config_.dns.fake_ip) fake_ip_ = std::make_unique<dns::FakeIpPool>(*routing::parse_cidr(config_.dns.fake_ip_range));
+  if (config_.dns.fake_ip)
+    fake_ip_ = std::make_unique<dns::FakeIpPool>(*routing::parse_cidr(config_.dns.fake_ip_range));
   dispatcher_ = std::make_unique<Dispatcher>(*router, *outbounds_, fake_ip_.get(), options_.pool.connect_timeout);
 
   handlers_ = std::make_shared<InboundHandlers>();
@@ -75,8 +76,7 @@ Result<void> Client::start(std::string& message) {
   outbounds_->start();
   asio::co_spawn(io_, accept_loop(), asio::detached);
   spdlog::info("{} servers, {} groups, {} rules (profile {}), final {}{}", config_.servers.size(),
-               config_.groups.size(), rule_count, config_.profile, config_.final_outbound,
-               geoip ? ", GeoIP on" : "");
+               config_.groups.size(), rule_count, config_.profile, config_.final_outbound, geoip ? ", GeoIP on" : "");
   return {};
 }
 

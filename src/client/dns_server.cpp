@@ -23,7 +23,11 @@ constexpr std::size_t kMaxInFlight = 1024;  // queries being resolved at once; m
 }  // namespace
 
 DnsServer::DnsServer(asio::any_io_executor executor, Dispatcher& dispatcher, DnsConfig config)
-    : executor_(executor), dispatcher_(dispatcher), config_(std::move(config)), udp_(executor), tcp_(executor),
+    : executor_(executor),
+      dispatcher_(dispatcher),
+      config_(std::move(config)),
+      udp_(executor),
+      tcp_(executor),
       cache_(config_.cache_size) {}
 
 Result<void> DnsServer::start(std::string& message) {

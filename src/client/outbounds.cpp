@@ -26,7 +26,8 @@ std::optional<HttpTarget> http_target(const std::string& url) {
   std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   std::string host(authority);
   std::uint16_t port = 80;
-  if (auto colon = authority.rfind(':'); colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+  if (auto colon = authority.rfind(':');
+      colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
     host = std::string(authority.substr(0, colon));
     port = static_cast<std::uint16_t>(std::stoi(std::string(authority.substr(colon + 1))));
   }

@@ -33,7 +33,10 @@ Destination destination_of(const udp::endpoint& endpoint) {
 class Association : public std::enable_shared_from_this<Association> {
  public:
   Association(asio::any_io_executor executor, Dispatcher& dispatcher, asio::ip::address app_host)
-      : executor_(executor), dispatcher_(dispatcher), app_host_(app_host), app_socket_(executor),
+      : executor_(executor),
+        dispatcher_(dispatcher),
+        app_host_(app_host),
+        app_socket_(executor),
         direct_socket_(executor) {}
 
   Result<Destination> bind(const asio::ip::address& local) {
@@ -224,7 +227,7 @@ class Association : public std::enable_shared_from_this<Association> {
   udp::socket direct_socket_;
   std::optional<udp::endpoint> app_endpoint_;
   std::map<std::string, std::unique_ptr<mux::Stream>> tunnels_;  // per outbound
-  std::map<std::string, Destination> sent_as_;                   // "host:port" as named by the peer -> as the app named it
+  std::map<std::string, Destination> sent_as_;  // "host:port" as named by the peer -> as the app named it
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   UdpAssociationCounters counters_;
   bool stopping_ = false;

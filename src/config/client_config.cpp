@@ -81,58 +81,58 @@ Result<routing::Rule> parse_rule(const toml::table& t, std::size_t number, const
       }
     return true;
   };
-  bool ok =
-      take("domain",
-           [&](const std::string& s) {
-             rule.domains.push_back(routing::normalize_domain(s));
-             return !s.empty();
-           }) &&
-      take("domain_suffix",
-           [&](const std::string& s) {
-             rule.suffixes.push_back(routing::normalize_domain(s.starts_with(".") ? s.substr(1) : s));
-             return !s.empty();
-           }) &&
-      take("domain_keyword",
-           [&](const std::string& s) {
-             rule.keywords.push_back(routing::normalize_domain(s));
-             return !s.empty();
-           }) &&
-      take("domain_regex",
-           [&](const std::string& s) {
-             rule.regexes.push_back(s);
-             return !s.empty();
-           }) &&
-      take("ip_cidr",
-           [&](const std::string& s) {
-             auto cidr = routing::parse_cidr(s);
-             if (cidr) rule.cidrs.push_back(*cidr);
-             return cidr.has_value();
-           }) &&
-      take("geoip",
-           [&](const std::string& s) {
-             auto country = routing::parse_country(s);
-             if (country) rule.countries.push_back(*country);
-             return country.has_value();
-           }) &&
-      take("inbound",
-           [&](const std::string& s) {
-             rule.inbounds.push_back(s);
-             return s == "socks" || s == "http" || s == "dns";
-           }) &&
-      take("rule_set", [&](const std::string& s) {
-        std::string text;
-        auto path = resolve_path(base_dir, s);
-        if (!read_file(path, text)) {
-          message = where + "cannot read rule set " + path;
-          return false;
-        }
-        routing::RuleListStats stats;
-        if (!routing::parse_rule_list(text, rule, stats)) {
-          message = where + "rule set " + path + " line " + std::to_string(stats.first_bad_line) + " is malformed";
-          return false;
-        }
-        return true;
-      });
+  bool ok = take("domain",
+                 [&](const std::string& s) {
+                   rule.domains.push_back(routing::normalize_domain(s));
+                   return !s.empty();
+                 }) &&
+            take("domain_suffix",
+                 [&](const std::string& s) {
+                   rule.suffixes.push_back(routing::normalize_domain(s.starts_with(".") ? s.substr(1) : s));
+                   return !s.empty();
+                 }) &&
+            take("domain_keyword",
+                 [&](const std::string& s) {
+                   rule.keywords.push_back(routing::normalize_domain(s));
+                   return !s.empty();
+                 }) &&
+            take("domain_regex",
+                 [&](const std::string& s) {
+                   rule.regexes.push_back(s);
+                   return !s.empty();
+                 }) &&
+            take("ip_cidr",
+                 [&](const std::string& s) {
+                   auto cidr = routing::parse_cidr(s);
+                   if (cidr) rule.cidrs.push_back(*cidr);
+                   return cidr.has_value();
+                 }) &&
+            take("geoip",
+                 [&](const std::string& s) {
+                   auto country = routing::parse_country(s);
+                   if (country) rule.countries.push_back(*country);
+                   return country.has_value();
+                 }) &&
+            take("inbound",
+                 [&](const std::string& s) {
+                   rule.inbounds.push_back(s);
+                   return s == "socks" || s == "http" || s == "dns";
+                 }) &&
+            take("rule_set", [&](const std::string& s) {
+              std::string text;
+              auto path = resolve_path(base_dir, s);
+              if (!read_file(path, text)) {
+                message = where + "cannot read rule set " + path;
+                return false;
+              }
+              routing::RuleListStats stats;
+              if (!routing::parse_rule_list(text, rule, stats)) {
+                message =
+                    where + "rule set " + path + " line " + std::to_string(stats.first_bad_line) + " is malformed";
+                return false;
+              }
+              return true;
+            });
   if (!ok) return fail(Errc::bad_config);
   if (auto ports = t["port"]; ports) {
     auto add = [&](const toml::node& node) {
@@ -276,7 +276,8 @@ Result<ClientConfig> parse_client_config(std::string_view text, const std::strin
     if (auto v = (*dns)["direct_resolver"].value<std::string>()) c.dns.direct_resolver = *v;
     if (auto v = (*dns)["fake_ip"].value<bool>()) c.dns.fake_ip = *v;
     if (auto v = (*dns)["fake_ip_range"].value<std::string>()) c.dns.fake_ip_range = *v;
-    if (auto v = (*dns)["cache_size"].value<std::int64_t>(); v && *v >= 0) c.dns.cache_size = static_cast<std::size_t>(*v);
+    if (auto v = (*dns)["cache_size"].value<std::int64_t>(); v && *v >= 0)
+      c.dns.cache_size = static_cast<std::size_t>(*v);
     if (!ms((*dns)["timeout_ms"], c.dns.timeout)) {
       message = "dns.timeout_ms must be positive";
       return fail(Errc::bad_config);

@@ -33,7 +33,7 @@ struct GroupConfig {
 };
 
 struct DnsConfig {
-  std::string listen;  // "127.0.0.1:5353"; "" = no DNS server
+  std::string listen;                            // "127.0.0.1:5353"; "" = no DNS server
   std::string direct_resolver = "223.5.5.5:53";  // for names routed direct (AliDNS by default)
   bool fake_ip = false;
   std::string fake_ip_range = "198.18.0.0/15";

@@ -40,8 +40,8 @@ void Cache::store(const Question& question, ByteSpan answer, const AnswerInfo& i
     entries_.erase(it->second);
     index_.erase(it);
   }
-  entries_.push_front(Entry{key, Bytes(answer.begin(), answer.end()), info.ttl_offsets, now,
-                            now + std::chrono::seconds(ttl)});
+  entries_.push_front(
+      Entry{key, Bytes(answer.begin(), answer.end()), info.ttl_offsets, now, now + std::chrono::seconds(ttl)});
   index_.emplace(std::move(key), entries_.begin());
   while (entries_.size() > capacity_) {
     index_.erase(entries_.back().key);

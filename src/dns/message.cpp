@@ -49,7 +49,7 @@ Result<std::string> read_question_name(ByteSpan m, std::size_t& at) {
 Result<Question> parse_query(ByteSpan m) {
   if (m.size() < kHeaderSize) return fail(Errc::malformed);
   std::uint16_t flags = u16_at(m, 2);
-  if (flags & 0x8000) return fail(Errc::malformed);           // a response, not a query
+  if (flags & 0x8000) return fail(Errc::malformed);              // a response, not a query
   if (((flags >> 11) & 0xF) != 0) return fail(Errc::malformed);  // opcode other than QUERY
   if (u16_at(m, 4) != 1) return fail(Errc::malformed);
   Question q;
@@ -112,8 +112,8 @@ void set_id(Bytes& m, std::uint16_t id) {
 void age_ttls(Bytes& m, const std::vector<std::uint16_t>& offsets, std::uint32_t elapsed) {
   for (auto at : offsets) {
     if (at + 4u > m.size()) continue;
-    std::uint32_t ttl = std::uint32_t(m[at]) << 24 | std::uint32_t(m[at + 1]) << 16 | std::uint32_t(m[at + 2]) << 8 |
-                        m[at + 3];
+    std::uint32_t ttl =
+        std::uint32_t(m[at]) << 24 | std::uint32_t(m[at + 1]) << 16 | std::uint32_t(m[at + 2]) << 8 | m[at + 3];
     ttl = ttl > elapsed ? ttl - elapsed : 0;
     m[at] = static_cast<std::uint8_t>(ttl >> 24);
     m[at + 1] = static_cast<std::uint8_t>(ttl >> 16);

@@ -40,8 +40,8 @@ struct AnswerInfo {
   std::uint16_t id = 0;
   std::uint8_t rcode = 0;
   bool truncated = false;
-  std::uint32_t min_ttl = 0;              // over every record but OPT; 0 when there is none
-  std::size_t records = 0;                // answer + authority + additional, OPT excluded
+  std::uint32_t min_ttl = 0;               // over every record but OPT; 0 when there is none
+  std::size_t records = 0;                 // answer + authority + additional, OPT excluded
   std::vector<std::uint16_t> ttl_offsets;  // where each such record's TTL is, for aging
 };
 
@@ -54,8 +54,8 @@ void age_ttls(Bytes& message, const std::vector<std::uint16_t>& offsets, std::ui
 
 // A response to `query` (its header flags and question copied) with `rcode` and, for A/AAAA
 // questions, one answer per address (4 or 16 bytes each) with `ttl`.
-Bytes make_response(ByteSpan query, const Question& question, std::uint8_t rcode,
-                    const std::vector<Bytes>& addresses, std::uint32_t ttl);
+Bytes make_response(ByteSpan query, const Question& question, std::uint8_t rcode, const std::vector<Bytes>& addresses,
+                    std::uint32_t ttl);
 // FORMERR/SERVFAIL for a query whose question could not be used (header only, QDCOUNT 0); empty
 // when `query` is shorter than a header.
 Bytes make_error(ByteSpan query, std::uint8_t rcode);

@@ -22,7 +22,8 @@ class TcpStream;
 // What the client provides; `inbound` is "socks" or "http" (rules can match on it).
 struct InboundHandlers {
   // Opens a stream to `destination` carrying `first_data`, as the rules route it.
-  std::function<asio::awaitable<Result<ByteStreamPtr>>(const Destination&, ByteSpan first_data, std::string_view inbound)>
+  std::function<asio::awaitable<Result<ByteStreamPtr>>(const Destination&, ByteSpan first_data,
+                                                       std::string_view inbound)>
       open;
   // false when the rules block `destination`: refused before anything is dialed. Absent: all allowed.
   std::function<bool(const Destination&, std::string_view inbound)> allowed;

@@ -20,14 +20,14 @@ inline constexpr std::size_t kHeaderSize = 8;
 inline constexpr std::size_t kMaxPayload = 16 * 1024;
 
 enum class FrameType : std::uint8_t {
-  open = 1,     // stream_id != 0; payload = destination (ATYP, addr, port) + first data
-  data = 2,     // stream_id != 0; payload = bytes, counted against the receiver's window
-  fin = 3,      // stream_id != 0; empty; sender will send no more data on the stream
-  reset = 4,    // stream_id != 0; payload = 1 byte ResetReason
-  window = 5,   // stream_id != 0; payload = u32 increment of the sender's receive window
-  ping = 6,     // stream_id == 0; payload = 8 opaque bytes; flag kFlagAck marks the reply
-  padding = 7,  // stream_id == 0; payload ignored (hides the shape of the inner traffic)
-  goaway = 8,   // stream_id == 0; empty; the sender accepts no new streams
+  open = 1,      // stream_id != 0; payload = destination (ATYP, addr, port) + first data
+  data = 2,      // stream_id != 0; payload = bytes, counted against the receiver's window
+  fin = 3,       // stream_id != 0; empty; sender will send no more data on the stream
+  reset = 4,     // stream_id != 0; payload = 1 byte ResetReason
+  window = 5,    // stream_id != 0; payload = u32 increment of the sender's receive window
+  ping = 6,      // stream_id == 0; payload = 8 opaque bytes; flag kFlagAck marks the reply
+  padding = 7,   // stream_id == 0; payload ignored (hides the shape of the inner traffic)
+  goaway = 8,    // stream_id == 0; empty; the sender accepts no new streams
   datagram = 9,  // stream_id != 0 (a datagram association); payload = a fragment of destination + datagram
 };
 

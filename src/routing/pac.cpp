@@ -46,15 +46,16 @@ std::string generate_pac(const std::vector<Rule>& rules, const Action& final_act
   std::string uncertain_ip;  // rules whose IP part a PAC cannot check (IPv6, GeoIP)
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& rule = rules[i];
-    bool direct = rule.action.kind == Action::Kind::direct && rule.ports.empty() && !rule.network &&
-                  rule.inbounds.empty();
+    bool direct =
+        rule.action.kind == Action::Kind::direct && rule.ports.empty() && !rule.network && rule.inbounds.empty();
     direct_codes += direct ? "1," : "0,";
     for (const auto& name : rule.domains) add_first(exact, exact_order, name, i);
     for (const auto& name : rule.suffixes) add_first(suffix, suffix_order, name, i);
     for (const auto& keyword : rule.keywords)
       linear += "[" + std::to_string(i) + ",function(h,ip){return !ip&&h.indexOf(" + js_string(keyword) + ")>=0;}],\n";
     for (const auto& regex : rule.regexes)
-      linear += "[" + std::to_string(i) + ",function(h,ip){return !ip&&new RegExp(" + js_string(regex) + ").test(h);}],\n";
+      linear +=
+          "[" + std::to_string(i) + ",function(h,ip){return !ip&&new RegExp(" + js_string(regex) + ").test(h);}],\n";
     if (!rule.has_destination_part()) linear += "[" + std::to_string(i) + ",function(h){return true;}],\n";
     for (const auto& cidr : rule.cidrs) {
       if (cidr.network.is_v4()) {

@@ -14,6 +14,7 @@
 namespace culvert::routing {
 
 // `proxy_host_port` is what browsers connect to, e.g. "127.0.0.1:1080".
-std::string generate_pac(const std::vector<Rule>& rules, const Action& final_action, const std::string& proxy_host_port);
+std::string generate_pac(const std::vector<Rule>& rules, const Action& final_action,
+                         const std::string& proxy_host_port);
 
 }  // namespace culvert::routing

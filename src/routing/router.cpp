@@ -37,7 +37,7 @@ Router::NetworkKey Router::masked_key(const asio::ip::address& address, unsigned
 }
 
 Result<std::shared_ptr<const Router>> Router::build(std::vector<Rule> rules, Action final_action,
-                                                   std::shared_ptr<GeoIp> geoip, std::string& message) {
+                                                    std::shared_ptr<GeoIp> geoip, std::string& message) {
   auto router = std::shared_ptr<Router>(new Router());
   router->final_ = std::move(final_action);
   router->geoip_ = std::move(geoip);
@@ -128,7 +128,8 @@ bool Router::rest_matches(const Rule& rule, const Query& query) const {
         return query.port >= r.first && query.port <= r.last;
       }))
     return false;
-  if (!rule.inbounds.empty() && std::find(rule.inbounds.begin(), rule.inbounds.end(), query.inbound) == rule.inbounds.end())
+  if (!rule.inbounds.empty() &&
+      std::find(rule.inbounds.begin(), rule.inbounds.end(), query.inbound) == rule.inbounds.end())
     return false;
   return true;
 }

@@ -29,7 +29,7 @@ class Router {
  private:
   struct Compiled {
     std::vector<std::regex> regexes;
-    bool linear = false;            // tested in full for every query (keyword, regex, GeoIP, no destination)
+    bool linear = false;           // tested in full for every query (keyword, regex, GeoIP, no destination)
     bool any_destination = false;  // the rule has no destination part: every destination matches
   };
   // Rules whose destination part can hold: hashed hits, plus the linear rules.
@@ -58,7 +58,9 @@ class Router {
     bool operator==(const NetworkKey&) const = default;
   };
   struct NetworkKeyHash {
-    std::size_t operator()(const NetworkKey& k) const { return std::hash<std::uint64_t>()(k.high * 0x9E3779B97F4A7C15ULL ^ k.low); }
+    std::size_t operator()(const NetworkKey& k) const {
+      return std::hash<std::uint64_t>()(k.high * 0x9E3779B97F4A7C15ULL ^ k.low);
+    }
   };
   struct CidrTable {
     unsigned prefix = 0;

@@ -20,7 +20,7 @@ namespace culvert::routing {
 
 struct RuleListStats {
   std::size_t entries = 0;
-  std::size_t skipped = 0;        // lines of a type this client does not match on
+  std::size_t skipped = 0;         // lines of a type this client does not match on
   std::size_t first_bad_line = 0;  // 1-based line of the first malformed entry, 0 if none
 };
 

@@ -14,11 +14,11 @@
 #include <openssl/crypto.h>
 #include <fstream>
 #include <sstream>
+#include "core/dialer.h"
 #include "core/relay.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
 #include "server/cover_site.h"
-#include "core/dialer.h"
 #include "server/udp_relay.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/certificate.h"

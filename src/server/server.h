@@ -9,11 +9,11 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
-#include <optional>
-#include <unordered_map>
 #include <asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "config/server_config.h"
 #include "mux/session.h"

@@ -7,8 +7,8 @@
 #include <map>
 #include <unordered_map>
 
-#include "core/await.h"
 #include "core/address_policy.h"
+#include "core/await.h"
 
 namespace culvert {
 namespace {
@@ -34,8 +34,7 @@ struct Association {
   UdpRelayCounters counters;
 
   udp::endpoint for_socket(const asio::ip::address& address, std::uint16_t port) const {
-    if (dual_stack && address.is_v4())
-      return {asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()), port};
+    if (dual_stack && address.is_v4()) return {asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()), port};
     return {address, port};
   }
 

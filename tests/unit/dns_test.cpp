@@ -63,7 +63,7 @@ TEST(DnsMessage, ParsesAQueryAndLowersTheName) {
 
 TEST(DnsMessage, RefusesMalformedQueries) {
   auto q = query_for("a.example", kTypeA);
-  EXPECT_FALSE(parse_query(ByteSpan(q).first(11)));  // short header
+  EXPECT_FALSE(parse_query(ByteSpan(q).first(11)));            // short header
   EXPECT_FALSE(parse_query(ByteSpan(q).first(q.size() - 1)));  // cut question
   auto response = q;
   response[2] |= 0x80;

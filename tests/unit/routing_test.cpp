@@ -155,9 +155,9 @@ server=/dnsmasq.example/114.114.114.114
 include:other-list
 )";
   ASSERT_TRUE(parse_rule_list(text, r, stats));
-  EXPECT_EQ(r.suffixes, (std::vector<std::string>{"example.com", "dot-suffix.org", "plus-suffix.net", "v2fly.example",
-                                                  "classic.example", "yaml.example", "yaml2.example",
-                                                  "dnsmasq.example"}));
+  EXPECT_EQ(r.suffixes,
+            (std::vector<std::string>{"example.com", "dot-suffix.org", "plus-suffix.net", "v2fly.example",
+                                      "classic.example", "yaml.example", "yaml2.example", "dnsmasq.example"}));
   EXPECT_EQ(r.domains, (std::vector<std::string>{"exact.example", "exact2.example"}));
   EXPECT_EQ(r.keywords, (std::vector<std::string>{"shop", "video"}));
   EXPECT_EQ(r.regexes.size(), 1u);
