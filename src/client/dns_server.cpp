@@ -126,7 +126,7 @@ asio::awaitable<Bytes> DnsServer::answer(Bytes query) {
   ++counters_.queries;
   auto question = dns::parse_query(query);
   if (!question) co_return dns::make_error(query, dns::kRcodeFormErr);
-  if (in_flight_ >= kMaxInFlight) co_return dns::make_error(query, dns::kRcodeServFail);
+  if (in_flight_ >= kMaxInFlight) co_return dns::make_response(query, *question, dns::kRcodeServFail, {}, 0);
   routing::Action action = dispatcher_.route_name(question->name, "dns");
   if (action.kind == routing::Action::Kind::block) {
     ++counters_.blocked;
@@ -171,7 +171,7 @@ asio::awaitable<Bytes> DnsServer::answer(Bytes query) {
     }
   }
   ++counters_.failed;
-  co_return dns::make_error(query, dns::kRcodeServFail);
+  co_return dns::make_response(query, *question, dns::kRcodeServFail, {}, 0);
 }
 
 asio::awaitable<Result<Bytes>> DnsServer::ask_direct(const Bytes& query) {

@@ -124,6 +124,8 @@ def build_query(name, qtype, qid=0x4242):
 def parse_answer(msg):
     rcode = msg[3] & 0xF
     ancount = struct.unpack(">H", msg[6:8])[0]
+    if struct.unpack(">H", msg[4:6])[0] == 0:
+        return {"rcode": rcode, "addresses": [], "id": struct.unpack(">H", msg[:2])[0]}
     _, _, at = parse_question(msg)
     addresses = []
     for _ in range(ancount):

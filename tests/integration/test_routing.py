@@ -377,6 +377,7 @@ class DelayingForwarder:
         self.port = self.listener.getsockname()[1]
         self.target_port, self.delay = target_port, delay
         self.closed = False
+        self.sockets = []
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
     def accept_loop(self):
@@ -390,6 +391,7 @@ class DelayingForwarder:
             except OSError:
                 c.close()
                 continue
+            self.sockets += [c, u]
             for a, b in ((c, u), (u, c)):
                 threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
 
@@ -410,8 +412,19 @@ class DelayingForwarder:
                 pass
 
     def close(self):
+        """Stops accepting and cuts every forwarded connection (the server becomes unreachable)."""
         self.closed = True
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept() and stops listening (Linux)
+        except OSError:
+            pass
         self.listener.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
 
 
 def written_bytes(pid):
@@ -493,6 +506,21 @@ profile = "none"
             time.sleep(0.1)
         self.fail(f"traffic did not move to {name} within {limit} s")
 
+    def test_fallback_uses_the_first_healthy_server_in_order(self):
+        # Same servers, a fallback group listing far first: far carries while it is healthy.
+        self.client.stop()
+        config = os.path.join(self.tmp, "client.toml")
+        with open(config) as f:
+            text = f.read()
+        with open(config, "w") as f:
+            f.write(text.replace('type = "url-test"', 'type = "fallback"'))
+        self.client = Process(["client", "--config", config], os.path.join(self.tmp, "client-fallback.log"))
+        self.wait_for_carrier("far", 10)
+        self.forwarder.close()  # far becomes unreachable
+        moved = self.wait_for_carrier("near", 10)
+        print(f"\n  fallback: first server unreachable -> traffic on the next after {moved:.2f} s")
+        self.assertLess(moved, self.INTERVAL_MS / 1000 * 3)
+
     def test_url_test_prefers_the_faster_server_fails_over_and_comes_back(self):
         # The first checks measure both; the near one (no forwarder) wins although it is listed second.
         self.wait_for_carrier("near", 10)
@@ -509,3 +537,86 @@ profile = "none"
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UdpLimits(unittest.TestCase):
+    """Per-user association limit and the server's UDP idle limit, seen through the client's DNS."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="culvert-udp-")
+        self.resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.resolver.bind(("127.0.0.1", 0))
+        self.echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.echo.bind(("127.0.0.1", 0))
+        threading.Thread(target=self.answer_dns, daemon=True).start()
+        threading.Thread(target=self.answer_echo, daemon=True).start()
+        d = os.path.join(self.tmp, "server")
+        port = free_port()
+        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{port}", "--public-host", "127.0.0.1",
+                    "--allow-private", "--no-qr"])
+        self.assertEqual(init.returncode, 0, init.stderr)
+        link = init.stdout.strip().splitlines()[-1]
+        config = os.path.join(d, "config.toml")
+        with open(config) as f:
+            text = f.read()
+        text = text.replace('dns_resolver = ""', f'dns_resolver = "127.0.0.1:{self.resolver.getsockname()[1]}"')
+        text = text.replace("max_udp_associations_per_user = 256", "max_udp_associations_per_user = 1")
+        text = text.replace("udp_idle_timeout_ms = 60000", "udp_idle_timeout_ms = 1500")
+        with open(config, "w") as f:
+            f.write(text)
+        self.server = Process(["server", "run", "--dir", d], os.path.join(self.tmp, "server.log"))
+        self.client = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none", "--dns",
+                               "127.0.0.1:0"], os.path.join(self.tmp, "client.log"))
+        line = self.client.proc.stdout.readline().decode()
+        self.assertTrue(line.startswith("dns on "), line)
+        self.dns_port = int(line.strip().rsplit(":", 1)[1])
+
+    def tearDown(self):
+        self.client.stop()
+        self.server.stop()
+        self.resolver.close()
+        self.echo.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def answer_dns(self):
+        import netns_peers
+        while True:
+            try:
+                msg, peer = self.resolver.recvfrom(65535)
+            except OSError:
+                return
+            self.resolver.sendto(netns_peers.dns_answer(msg, "192.0.2.44", os.devnull, threading.Lock()), peer)
+
+    def answer_echo(self):
+        while True:
+            try:
+                data, peer = self.echo.recvfrom(65535)
+            except OSError:
+                return
+            self.echo.sendto(data, peer)
+
+    def ask(self, name):
+        import netns_peers
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(8)
+        s.sendto(netns_peers.build_query(name, "A"), ("127.0.0.1", self.dns_port))
+        answer = netns_peers.parse_answer(s.recvfrom(65535)[0])
+        s.close()
+        return answer
+
+    def test_a_user_over_the_association_limit_is_refused_until_one_ends(self):
+        self.assertEqual(self.ask("one.example")["addresses"], ["192.0.2.44"])  # its association ended
+        import netns_peers
+        control, udp, relay = netns_peers.socks_associate(self.client.port)
+        udp.settimeout(5)
+        udp.sendto(netns_peers.socks_header("127.0.0.1", self.echo.getsockname()[1]) + b"ping", relay)
+        self.assertEqual(netns_peers.strip_header(udp.recvfrom(65535)[0])[1], b"ping")
+        # The SOCKS association holds the user's one association: the tunnel DNS question is refused.
+        self.assertEqual(self.ask("two.example")["rcode"], 2)  # SERVFAIL
+        # After the server's 1.5 s idle limit the association is closed and its slot is free again.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.ask("three.example")["rcode"] != 0:
+            time.sleep(0.3)
+        self.assertEqual(self.ask("four.example")["addresses"], ["192.0.2.44"])
+        control.close()
+        udp.close()
