@@ -13,7 +13,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "app/qr.h"
+#include "admin/qr.h"
 #include "client/client.h"
 #include "config/server_config.h"
 #include "core/tcp_stream.h"

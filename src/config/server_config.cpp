@@ -54,6 +54,25 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("log_level", c.log_level);
   str("congestion_control", c.congestion_control);
   str("dns_resolver", c.dns_resolver);
+  auto count = [&](const char* key, std::size_t& out, std::int64_t max) -> bool {
+    if (auto node = t[key]; node) {
+      auto v = node.value<std::int64_t>();
+      if (!v || *v < 0 || *v > max) {
+        message = std::string(key) + " must be an integer from 0 to " + std::to_string(max);
+        return false;
+      }
+      out = static_cast<std::size_t>(*v);
+    }
+    return true;
+  };
+  if (!count("max_tunnels", c.max_tunnels, 1000000) ||
+      !count("max_tunnels_per_user", c.max_tunnels_per_user, 1000000) ||
+      !count("max_streams_per_tunnel", c.max_streams_per_tunnel, 65536))
+    return fail(Errc::bad_config);
+  if (c.max_streams_per_tunnel == 0) {
+    message = "max_streams_per_tunnel must be at least 1";
+    return fail(Errc::bad_config);
+  }
   if (auto node = t["max_udp_associations_per_user"]; node) {
     auto v = node.value<std::int64_t>();
     if (!v || *v < 0 || *v > 65536) {
@@ -73,7 +92,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     return true;
   };
   if (!ms("handshake_timeout_ms", c.handshake_timeout) || !ms("connect_timeout_ms", c.connect_timeout) ||
-      !ms("stream_idle_timeout_ms", c.stream_idle_timeout) || !ms("udp_idle_timeout_ms", c.udp_idle_timeout)) {
+      !ms("stream_idle_timeout_ms", c.stream_idle_timeout) || !ms("udp_idle_timeout_ms", c.udp_idle_timeout) ||
+      !ms("user_check_interval_ms", c.user_check_interval) || !ms("usage_flush_interval_ms", c.usage_flush_interval)) {
     message = "timeouts must be positive integers (milliseconds)";
     return fail(Errc::bad_config);
   }
@@ -173,6 +193,14 @@ std::string render_server_config(const ServerConfig& c) {
      << "# UDP for clients (DNS, QUIC, calls): idle limit per association, associations per user (0: off).\n"
      << "udp_idle_timeout_ms = " << c.udp_idle_timeout.count() << "\n"
      << "max_udp_associations_per_user = " << c.max_udp_associations_per_user << "\n"
+     << "# Limits (0: none): tunnels at once, per user (a user's own limit wins), streams per tunnel.\n"
+     << "max_tunnels = " << c.max_tunnels << "\n"
+     << "max_tunnels_per_user = " << c.max_tunnels_per_user << "\n"
+     << "max_streams_per_tunnel = " << c.max_streams_per_tunnel << "\n"
+     << "# Users of open tunnels are checked again this often (revoked, expired, over quota: closed);\n"
+     << "# usage (bytes per user, nothing else) is written to the store this often.\n"
+     << "user_check_interval_ms = " << c.user_check_interval.count() << "\n"
+     << "usage_flush_interval_ms = " << c.usage_flush_interval.count() << "\n"
      << "# DNS resolver (IP:PORT) for names clients resolve through the tunnel; \"\" = /etc/resolv.conf's.\n"
      << "dns_resolver = " << q(c.dns_resolver) << "\n"
      << "# debug logs destinations; info and above never do.\n"

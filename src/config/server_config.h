@@ -45,6 +45,15 @@ struct ServerConfig {
   // way; a user holds at most this many at once (each is one UDP socket on the server).
   std::chrono::milliseconds udp_idle_timeout{60000};
   std::size_t max_udp_associations_per_user = 256;
+  // Limits: tunnels at once (0: none), per user unless the user has their own (0: none), streams
+  // per tunnel. Past a limit a valid user's new tunnel is closed after the handshake (counted).
+  std::size_t max_tunnels = 0;
+  std::size_t max_tunnels_per_user = 0;
+  std::size_t max_streams_per_tunnel = 4096;
+  // How often the users of open tunnels are checked again (revoked, expired, over quota: their
+  // tunnels close) and how often usage is written to the store.
+  std::chrono::milliseconds user_check_interval{2000};
+  std::chrono::milliseconds usage_flush_interval{10000};
   // DNS resolver for clients' tunnel-routed names (HOST:PORT); "" = the first nameserver of the
   // server's /etc/resolv.conf.
   std::string dns_resolver;

@@ -88,6 +88,8 @@ asio::awaitable<std::tuple<std::error_code>> Stream::wait_readable() {
 
 bool Stream::is_datagram() const { return state_->datagrams != nullptr; }
 
+bool Stream::is_closed() const { return state_->reset || (state_->local_fin && state_->remote_fin); }
+
 bool Stream::send_datagram(const Destination& destination, ByteSpan payload) {
   auto& s = *state_;
   if (!s.datagrams || s.reset || s.local_fin || session_->closed_) return false;

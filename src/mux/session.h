@@ -93,6 +93,8 @@ class Stream final : public ByteStream {
 
   // Datagram associations (Session::open_datagram, or an OPEN with kFlagDatagram) only.
   bool is_datagram() const;
+  // Reset by either side, or both directions ended: the stream carries nothing more.
+  bool is_closed() const;
   // Queues one datagram; false when it is dropped (too large, the tunnel's outbox is full, the
   // association ended). Never waits: UDP has no back-pressure.
   bool send_datagram(const Destination& destination, ByteSpan payload);

@@ -67,7 +67,7 @@ std::optional<BorrowDecision> BorrowGate::check(ByteSpan hello_message, UserStor
   auto shared = static_key_.agree(share->second);
   if (!shared) return std::nullopt;
   auto claim = tls13::open_borrow_claim(hello_message, *shared);
-  auto found = store.find_active(claim.key_id);
+  auto found = store.find_active(claim.key_id, unix_now());
   if (!found) {
     spdlog::error("user store lookup failed: {}", found.error().message());
     return std::nullopt;

@@ -43,7 +43,8 @@ Server::Server(asio::io_context& io, ServerConfig config, std::unique_ptr<UserSt
       store_(std::move(store)),
       acceptor_(io),
       cover_acceptor_(io),
-      ticket_timer_(io) {}
+      ticket_timer_(io),
+      housekeeping_timer_(io) {}
 
 Server::~Server() { stop(); }
 
@@ -81,6 +82,7 @@ Result<void> Server::start(std::string& message) {
     spdlog::info("tunnels use TCP congestion control {}", congestion);
   }
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, housekeeping(), asio::detached);
   return {};
 }
 
@@ -153,8 +155,84 @@ void Server::stop() {
   acceptor_.close(ignored);
   cover_acceptor_.close(ignored);
   ticket_timer_.cancel();
-  auto tunnels = tunnels_;
+  housekeeping_timer_.cancel();
+  std::vector<std::shared_ptr<mux::Session>> tunnels;
+  for (auto& [t, info] : tunnels_) tunnels.push_back(t);
   for (auto& t : tunnels) t->close(make_error_code(Errc::tunnel_closed));
+  collect_usage();
+  flush_usage();
+}
+
+bool Server::admit(const User& user) {
+  if (config_.max_tunnels != 0 && tunnels_.size() >= config_.max_tunnels) {
+    ++metrics_.refused_tunnel_limit_total;
+    return false;
+  }
+  std::size_t limit = user.max_tunnels != 0 ? user.max_tunnels : config_.max_tunnels_per_user;
+  if (limit == 0) return true;
+  std::size_t open = 0;
+  for (const auto& [t, info] : tunnels_) open += info.user == user.name ? 1 : 0;
+  if (open < limit) return true;
+  ++metrics_.refused_user_tunnel_limit_total;
+  return false;
+}
+
+void Server::collect_usage() {
+  for (auto& [session, info] : tunnels_) {
+    const auto& c = session->counters();
+    auto& pending = pending_usage_[info.user];
+    pending.name = info.user;
+    pending.up += c.bytes_in - info.counted_in;
+    pending.down += c.bytes_out - info.counted_out;
+    info.counted_in = c.bytes_in;
+    info.counted_out = c.bytes_out;
+  }
+}
+
+void Server::flush_usage() {
+  std::vector<UsageDelta> batch;
+  for (auto& [name, delta] : pending_usage_)
+    if (delta.up != 0 || delta.down != 0) batch.push_back(delta);
+  if (batch.empty()) return;
+  if (auto added = store_->add_usage(batch, unix_now()); !added) {
+    // Kept for the next flush: usage is never lost to a busy or unreachable store.
+    ++metrics_.store_errors_total;
+    spdlog::warn("usage flush failed ({} users); retrying next time", batch.size());
+    return;
+  }
+  pending_usage_.clear();
+}
+
+void Server::check_users() {
+  std::set<std::string> names;
+  for (const auto& [t, info] : tunnels_) names.insert(info.user);
+  auto now = unix_now();
+  for (const auto& name : names) {
+    auto user = store_->get(name);
+    std::string why = user ? user->status(now) : "removed";
+    if (!user && user.error() != Errc::store_failed) continue;
+    if (why.empty()) continue;
+    std::vector<std::shared_ptr<mux::Session>> ended;
+    for (const auto& [t, info] : tunnels_)
+      if (info.user == name) ended.push_back(t);
+    spdlog::info("closing {} tunnels of user {}: {}", ended.size(), name, why);
+    for (auto& t : ended) t->close(make_error_code(Errc::auth_failed));
+  }
+}
+
+asio::awaitable<void> Server::housekeeping() {
+  auto last_flush = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    housekeeping_timer_.expires_after(config_.user_check_interval);
+    co_await housekeeping_timer_.async_wait(use_tuple);
+    if (stopping_) co_return;
+    collect_usage();
+    if (std::chrono::steady_clock::now() - last_flush >= config_.usage_flush_interval) {
+      flush_usage();
+      last_flush = std::chrono::steady_clock::now();
+    }
+    check_users();
+  }
 }
 
 asio::awaitable<void> Server::accept_loop() {
@@ -169,6 +247,7 @@ asio::awaitable<void> Server::accept_loop() {
       co_await backoff.async_wait(use_tuple);
       continue;
     }
+    ++metrics_.connections_total;
     if (borrow_gate_) {
       asio::co_spawn(io_, handle_borrow_connection(std::move(socket)), asio::detached);
     } else {
@@ -188,8 +267,9 @@ asio::awaitable<Result<asio::ip::tcp::socket>> Server::connect_cover() {
 std::optional<User> Server::authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter) {
   auto preamble = tls::parse_preamble(first_record);
   if (!preamble || preamble->version != mux::kVersion) return std::nullopt;
-  auto user = store_->find_active(preamble->key_id);
+  auto user = store_->find_active(preamble->key_id, unix_now());
   if (!user) {
+    ++metrics_.store_errors_total;
     spdlog::error("user store lookup failed: {}", user.error().message());
     return std::nullopt;
   }
@@ -213,8 +293,14 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
 
     asio::steady_timer deadline(io_);
     deadline.expires_after(config_.handshake_timeout);
+    auto started = std::chrono::steady_clock::now();
     auto hs = co_await (tls->handshake() || deadline.async_wait(use_tuple));
-    if (hs.index() == 1 || std::get<0>(hs)) co_return;  // failed or timed out: close, as the cover's TLS would
+    if (hs.index() == 1 || std::get<0>(hs)) {  // failed or timed out: close, as the cover's TLS would
+      ++metrics_.handshake_failures_total;
+      co_return;
+    }
+    metrics_.handshake_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
     // Connect to the cover before reading anything, so that a silent peer meets the cover's own
     // time limits and close behaviour, not ours.
@@ -241,7 +327,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
       ByteSpan record(first.data(), n);
       auto exporter = tls->export_key(tls::kExporterLabel);
       if (exporter && n >= tls::kPreambleSize) {
-        if (auto user = authenticate(record, *exporter)) {
+        if (auto user = authenticate(record, *exporter); user && admit(*user)) {
           cover.close();
           tls->tune_for_bulk();
           limit_unsent(tls->socket().native_handle(), kTunnelUnsentLimit);
@@ -249,6 +335,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
           co_return;
         }
       }
+      ++metrics_.auth_failures_total;
       if (co_await cover.write_all(asio::buffer(first.data(), n))) co_return;
     } else {
       auto [ec, n] = std::get<1>(race);
@@ -256,6 +343,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
       if (ec == asio::error::eof) co_await tls->shutdown_send();
       if (ec && ec != asio::error::eof) co_return;
     }
+    ++metrics_.cover_relays_total;
     co_await relay(*tls, cover, config_.stream_idle_timeout);
   } catch (const std::exception& e) {
     spdlog::error("connection handler failed: {}", e.what());
@@ -292,6 +380,8 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
       TcpStream upstream(std::move(*target_socket));
       if (!hello.raw.empty() && co_await upstream.write_all(asio::buffer(hello.raw))) co_return;
       if (hello.peer_closed) co_await upstream.shutdown_send();
+      ++metrics_.auth_failures_total;
+      ++metrics_.cover_relays_total;
       co_await relay(client, upstream, config_.stream_idle_timeout);
       co_return;
     }
@@ -322,7 +412,7 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
     // The gate already found the user: check the preamble against them, not the store again.
     auto preamble = tls::parse_preamble(record);
     if (!preamble || preamble->version != mux::kVersion || preamble->key_id != user->user.credential.key_id ||
-        !tls::verify_preamble(*preamble, user->user.credential.secret, *exporter))
+        !tls::verify_preamble(*preamble, user->user.credential.secret, *exporter) || !admit(user->user))
       co_return;
     co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), user->user);
   } catch (const std::exception& e) {
@@ -336,6 +426,7 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
   options.keepalive_interval = std::chrono::milliseconds(0);
   options.dead_after = std::chrono::milliseconds(90000);
   options.idle_close = std::chrono::milliseconds(600000);
+  options.max_streams = config_.max_streams_per_tunnel;
   auto session = mux::Session::create(io_.get_executor(), std::move(tls), options);
   session->feed_input(after_preamble);
   session->set_accept_handler([this, name = user.name](std::unique_ptr<mux::Stream> stream, Destination destination) {
@@ -345,11 +436,23 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
     }
     asio::co_spawn(io_, handle_stream(std::move(stream), std::move(destination)), asio::detached);
   });
-  tunnels_.insert(session);
+  tunnels_.emplace(session, TunnelInfo{user.name, 0, 0});
+  ++metrics_.tunnels_opened_total;
   auto started = std::chrono::steady_clock::now();
   spdlog::debug("tunnel opened user={} tunnels={}", user.name, tunnels_.size());
   co_await session->run();
-  tunnels_.erase(session);
+  {
+    // The tunnel's last bytes join the next usage batch.
+    auto it = tunnels_.find(session);
+    auto& pending = pending_usage_[user.name];
+    pending.name = user.name;
+    pending.up += session->counters().bytes_in - it->second.counted_in;
+    pending.down += session->counters().bytes_out - it->second.counted_out;
+    tunnels_.erase(it);
+  }
+  metrics_.streams_closed_total += session->counters().streams_opened;
+  metrics_.bytes_in_closed += session->counters().bytes_in;
+  metrics_.bytes_out_closed += session->counters().bytes_out;
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
   const auto& c = session->counters();
   // The one info line per tunnel: who, how much, how long; never where to or from where.
@@ -357,20 +460,47 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
                c.bytes_in, c.bytes_out, seconds);
 }
 
+std::string Server::render_metrics() const {
+  LiveTunnels live;
+  live.open = tunnels_.size();
+  for (const auto& [t, info] : tunnels_) {
+    live.streams_open += t->stream_count();
+    live.streams_opened += t->counters().streams_opened;
+    live.bytes_in += t->counters().bytes_in;
+    live.bytes_out += t->counters().bytes_out;
+  }
+  return culvert::render_metrics(metrics_, live);
+}
+
 asio::awaitable<void> Server::handle_association(std::unique_ptr<mux::Stream> association, std::string user) {
   try {
-    auto& count = udp_associations_[user];
-    if (count >= config_.max_udp_associations_per_user) {
+    auto& held = udp_associations_[user];
+    std::erase_if(held, [](mux::Stream* s) { return s->is_closed(); });
+    if (held.size() >= config_.max_udp_associations_per_user) {
+      ++metrics_.udp_associations_refused_total;
       association->reset(mux::ResetReason::refused);
-      if (count == 0) udp_associations_.erase(user);
+      if (held.empty()) udp_associations_.erase(user);
       co_return;
     }
-    ++count;
+    held.push_back(association.get());
+    // Unregistered however the relay ends (the map may rehash meanwhile: look the user up again).
+    struct Registration {
+      Server& server;
+      const std::string& user;
+      mux::Stream* stream;
+      ~Registration() {
+        --server.metrics_.udp_associations_open;
+        if (auto it = server.udp_associations_.find(user); it != server.udp_associations_.end()) {
+          std::erase(it->second, stream);
+          if (it->second.empty()) server.udp_associations_.erase(it);
+        }
+      }
+    } registration{*this, user, association.get()};
+    ++metrics_.udp_associations_total;
+    ++metrics_.udp_associations_open;
     UdpRelayOptions options{config_.allow_private, config_.udp_idle_timeout, dns_resolver_};
-    auto counters = co_await relay_udp(std::move(association), options);
-    // The map may have rehashed while the relay ran: look the user up again.
-    if (auto it = udp_associations_.find(user); it != udp_associations_.end() && --it->second == 0)
-      udp_associations_.erase(it);
+    auto counters = co_await relay_udp(*association, options);
+    metrics_.udp_datagrams_dropped_total += counters.dropped;
     spdlog::debug("udp association closed sent={} received={} dropped={}", counters.sent, counters.received,
                   counters.dropped);
   } catch (const std::exception& e) {
@@ -381,12 +511,21 @@ asio::awaitable<void> Server::handle_association(std::unique_ptr<mux::Stream> as
 asio::awaitable<void> Server::handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination) {
   try {
     DialOptions options{config_.allow_private, config_.connect_timeout};
+    auto started = std::chrono::steady_clock::now();
     auto socket = co_await dial(destination, options);
     if (!socket) {
+      if (socket.error() == Errc::destination_refused) {
+        ++metrics_.dial_refused_total;
+      } else if (socket.error() == Errc::timed_out) {
+        ++metrics_.dial_timeout_total;
+      } else {
+        ++metrics_.dial_failed_total;
+      }
       spdlog::debug("dial {} failed: {}", destination.to_string(), socket.error().message());
       stream->reset(reset_reason_for(socket.error()));
       co_return;
     }
+    metrics_.dial_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (spdlog::should_log(spdlog::level::debug))
       spdlog::debug("stream {} -> {}", stream->id(), destination.to_string());
     // The relay gets a small coroutine of its own; this frame (destination, dial state) ends here.

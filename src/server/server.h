@@ -12,12 +12,14 @@
 #include <asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
+#include <map>
 #include <set>
 #include <unordered_map>
 
 #include "config/server_config.h"
 #include "mux/session.h"
 #include "server/borrow.h"
+#include "server/metrics.h"
 #include "store/user_store.h"
 #include "transport/tls/context.h"
 
@@ -35,6 +37,9 @@ class Server {
   void stop();
 
   std::size_t open_tunnels() const { return tunnels_.size(); }
+  // Prometheus text of the server's counters (aggregates only).
+  std::string render_metrics() const;
+  ServerMetrics& metrics() { return metrics_; }
 
  private:
   asio::awaitable<void> accept_loop();
@@ -49,6 +54,13 @@ class Server {
   asio::awaitable<void> handle_association(std::unique_ptr<mux::Stream> association, std::string user);
   asio::awaitable<Result<asio::ip::tcp::socket>> connect_cover();
   std::optional<User> authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter);
+  // A user may open one more tunnel (their own limit, the server's per-user and total limits).
+  bool admit(const User& user);
+  // Every few seconds: usage to the store in one batch; tunnels of users no longer usable closed.
+  asio::awaitable<void> housekeeping();
+  void collect_usage();
+  void flush_usage();
+  void check_users();
 
   asio::io_context& io_;
   ServerConfig config_;
@@ -59,14 +71,24 @@ class Server {
   asio::ip::tcp::endpoint cover_endpoint_;
   std::string cover_host_;
   std::uint16_t cover_port_ = 0;
-  std::set<std::shared_ptr<mux::Session>> tunnels_;
+  struct TunnelInfo {
+    std::string user;
+    std::uint64_t counted_in = 0;  // bytes already added to the usage batch
+    std::uint64_t counted_out = 0;
+  };
+  std::map<std::shared_ptr<mux::Session>, TunnelInfo> tunnels_;
+  std::map<std::string, UsageDelta> pending_usage_;  // per user, flushed in batches
   std::unique_ptr<BorrowGate> borrow_gate_;
   tls13::ServerCredentials borrow_credentials_;
   std::string target_host_;
   std::uint16_t target_port_ = 0;
   std::vector<std::size_t> target_ticket_records_;  // refreshed by watch_target_tickets()
   asio::steady_timer ticket_timer_;
-  std::unordered_map<std::string, std::size_t> udp_associations_;  // per user name
+  asio::steady_timer housekeeping_timer_;
+  ServerMetrics metrics_;
+  // Per user name, the associations being relayed; one whose stream the peer already reset does
+  // not count (its relay may not have woken yet).
+  std::unordered_map<std::string, std::vector<mux::Stream*>> udp_associations_;
   std::optional<asio::ip::udp::endpoint> dns_resolver_;            // for clients' tunnel DNS
   bool stopping_ = false;
 };

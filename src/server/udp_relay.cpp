@@ -132,9 +132,9 @@ struct Association {
 
 }  // namespace
 
-asio::awaitable<UdpRelayCounters> relay_udp(std::unique_ptr<mux::Stream> association, UdpRelayOptions options) {
+asio::awaitable<UdpRelayCounters> relay_udp(mux::Stream& association, UdpRelayOptions options) {
   auto executor = co_await asio::this_coro::executor;
-  Association a{udp::socket(executor), *association, options, false, std::chrono::steady_clock::now(), {}, {}, {}};
+  Association a{udp::socket(executor), association, options, false, std::chrono::steady_clock::now(), {}, {}, {}};
   std::error_code ec;
   a.socket.open(udp::v6(), ec);
   if (!ec) {
@@ -149,13 +149,13 @@ asio::awaitable<UdpRelayCounters> relay_udp(std::unique_ptr<mux::Stream> associa
     if (!ec) a.socket.bind(udp::endpoint(udp::v4(), 0), ec);
   }
   if (ec) {
-    association->reset(mux::ResetReason::dial_failed);
+    association.reset(mux::ResetReason::dial_failed);
     co_return a.counters;
   }
   co_await (a.from_tunnel() || a.to_tunnel() || a.idle_watch());
   std::error_code ignored;
   a.socket.close(ignored);
-  association->reset(mux::ResetReason::timed_out);
+  association.reset(mux::ResetReason::timed_out);
   co_return a.counters;
 }
 

@@ -28,7 +28,8 @@ struct UdpRelayCounters {
   std::uint64_t dropped = 0;  // refused by the guard, unresolvable, or the tunnel was full
 };
 
-asio::awaitable<UdpRelayCounters> relay_udp(std::unique_ptr<mux::Stream> association, UdpRelayOptions options);
+// Relays until the association ends or idles out; `association` must outlive the call.
+asio::awaitable<UdpRelayCounters> relay_udp(mux::Stream& association, UdpRelayOptions options);
 
 // The first `nameserver` of a resolv.conf text, port 53; nullopt when there is none.
 std::optional<asio::ip::udp::endpoint> first_nameserver(std::string_view resolv_conf);

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <algorithm>
-#include <ctime>
 
 #include "store/user_store.h"
 
@@ -12,32 +11,75 @@ class MemoryUserStore final : public UserStore {
  public:
   Result<User> add(const std::string& name) override {
     if (!valid_user_name(name)) return fail(Errc::bad_config);
-    if (std::any_of(users_.begin(), users_.end(), [&](const User& u) { return u.name == name; }))
-      return fail(Errc::store_failed);
-    users_.push_back(User{name, generate_credential(), static_cast<std::int64_t>(std::time(nullptr)), false});
-    return users_.back();
+    if (find(name)) return fail(Errc::store_failed);
+    User u;
+    u.name = name;
+    u.credential = generate_credential();
+    u.created_at = unix_now();
+    users_.push_back(u);
+    return u;
   }
   Result<std::vector<User>> list() override { return users_; }
   Result<User> get(const std::string& name) override {
-    for (auto& u : users_)
-      if (u.name == name) return u;
+    if (auto* u = find(name)) return *u;
     return fail(Errc::store_failed);
   }
   Result<void> revoke(const std::string& name) override {
-    for (auto& u : users_)
-      if (u.name == name) {
-        u.revoked = true;
-        return {};
-      }
-    return fail(Errc::store_failed);
+    auto* u = find(name);
+    if (!u) return fail(Errc::store_failed);
+    u->revoked = true;
+    return {};
   }
-  Result<std::optional<User>> find_active(const std::array<std::uint8_t, 8>& key_id) override {
-    for (auto& u : users_)
-      if (!u.revoked && u.credential.key_id == key_id) return std::optional<User>(u);
+  Result<User> update(const std::string& name, const UserChanges& c) override {
+    auto* u = find(name);
+    if (!u) return fail(Errc::store_failed);
+    if (c.quota_bytes) u->quota_bytes = *c.quota_bytes;
+    if (c.expires_at) u->expires_at = *c.expires_at;
+    if (c.max_tunnels) u->max_tunnels = *c.max_tunnels;
+    if (c.notes) u->notes = *c.notes;
+    return *u;
+  }
+  Result<User> rotate(const std::string& name, std::int64_t grace_seconds, std::int64_t now) override {
+    auto* u = find(name);
+    if (!u) return fail(Errc::store_failed);
+    u->previous = u->credential;
+    u->previous_until = now + grace_seconds;
+    u->credential = generate_credential();
+    return *u;
+  }
+  Result<std::optional<User>> find_active(const std::array<std::uint8_t, 8>& key_id, std::int64_t now) override {
+    for (auto& u : users_) {
+      if (!u.usable(now)) continue;
+      if (u.credential.key_id == key_id) return std::optional<User>(u);
+      if (u.previous && u.previous->key_id == key_id && now < u.previous_until) {
+        User matched = u;
+        matched.credential = *u.previous;
+        return std::optional<User>(matched);
+      }
+    }
     return std::optional<User>();
+  }
+  Result<void> add_usage(const std::vector<UsageDelta>& deltas, std::int64_t now) override {
+    for (const auto& d : deltas) {
+      auto* u = find(d.name);
+      if (!u) continue;
+      auto month = month_start(now);
+      if (u->period_start < month) {
+        u->period_start = month;
+        u->used_up = u->used_down = 0;
+      }
+      u->used_up += d.up;
+      u->used_down += d.down;
+    }
+    return {};
   }
 
  private:
+  User* find(const std::string& name) {
+    for (auto& u : users_)
+      if (u.name == name) return &u;
+    return nullptr;
+  }
   std::vector<User> users_;
 };
 

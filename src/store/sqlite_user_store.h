@@ -23,9 +23,12 @@ class SqliteUserStore final : public UserStore {
   Result<std::vector<User>> list() override;
   Result<User> get(const std::string& name) override;
   Result<void> revoke(const std::string& name) override;
-  Result<std::optional<User>> find_active(const std::array<std::uint8_t, 8>& key_id) override;
+  Result<User> update(const std::string& name, const UserChanges& changes) override;
+  Result<User> rotate(const std::string& name, std::int64_t grace_seconds, std::int64_t now) override;
+  Result<std::optional<User>> find_active(const std::array<std::uint8_t, 8>& key_id, std::int64_t now) override;
+  Result<void> add_usage(const std::vector<UsageDelta>& deltas, std::int64_t now) override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   explicit SqliteUserStore(sqlite3* db) : db_(db) {}

@@ -341,6 +341,8 @@ action = "direct"
         self.assertEqual(result["sent"], 10000)
         self.assertEqual(result["intact"], result["received"])
         self.assertGreaterEqual(result["received"], 9500)
+        if os.environ.get("CULVERT_SANITIZED") == "1":
+            return  # freed memory sits in the sanitizer's quarantine: RSS says nothing here
         for k in pids:
             self.assertLess(after[k] - before[k], 4096, f"{k} grew by {after[k] - before[k]} KiB")
 

