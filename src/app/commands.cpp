@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "admin/qr.h"
+#include "admin/users.h"
 #include "client/client.h"
 #include "config/server_config.h"
 #include "core/tcp_stream.h"
@@ -74,48 +75,18 @@ bool load_config(const std::string& dir, ServerConfig& config) {
   return true;
 }
 
-std::unique_ptr<SqliteUserStore> open_store(const ServerConfig& config) {
-  auto store = SqliteUserStore::open(config.path(config.users_db));
+std::unique_ptr<UserStore> open_store(const ServerConfig& config) {
+  std::string message;
+  auto store = admin::open_store(config, message);
   if (!store) {
-    std::cerr << "culvert: cannot open user store " << config.path(config.users_db) << ": " << store.error().message()
-              << "\n";
+    std::cerr << "culvert: " << message << "\n";
     return nullptr;
   }
   return std::move(*store);
 }
 
-Result<std::array<std::uint8_t, 32>> read_static_public_key(const ServerConfig& config) {
-  auto secret = crypto::read_x25519_private_key(config.path(config.static_key));
-  if (!secret) return fail(Errc::bad_config);
-  auto key = crypto::x25519_public_key(*secret);
-  OPENSSL_cleanse(secret->data(), secret->size());
-  if (!key) return fail(Errc::bad_config);
-  return *key;
-}
-
-Result<std::string> link_for(const ServerConfig& config, const User& user) {
-  ShareLink link;
-  link.transport = config.transport;
-  link.host = config.public_host;
-  std::string host;
-  split_host_port(config.listen, host, link.port);
-  link.sni = config.sni;
-  if (config.transport == "borrow") {
-    auto key = read_static_public_key(config);
-    if (!key) return fail(key.error());
-    link.server_key = *key;
-  } else if (config.certificate_pinned) {
-    auto pin = tls::spki_sha256_of_file(config.path(config.certificate));
-    if (!pin) return fail(pin.error());
-    link.pin = *pin;
-  }
-  link.credential = user.credential;
-  link.label = user.name + "@" + config.public_host;
-  return format_share_link(link);
-}
-
 int print_link(const ServerConfig& config, const User& user, bool qr) {
-  auto link = link_for(config, user);
+  auto link = admin::share_link(config, user);
   if (!link) {
     std::cerr << "culvert: cannot read "
               << config.path(config.transport == "borrow" ? config.static_key : config.certificate) << "\n";
@@ -239,72 +210,6 @@ int server_run(const std::string& dir, const std::string& log_level) {
   std::cout << "listening on " << endpoint.address().to_string() << ":" << endpoint.port() << std::endl;
   io.run();
   return 0;
-}
-
-int user_add(const std::string& dir, const std::string& name, bool qr) {
-  ServerConfig config;
-  if (!load_config(dir, config)) return 1;
-  if (!valid_user_name(name)) {
-    std::cerr << "culvert: invalid user name \"" << name << "\" (use 1-64 of A-Z a-z 0-9 . _ -)\n";
-    return 2;
-  }
-  auto store = open_store(config);
-  if (!store) return 1;
-  auto user = store->add(name);
-  if (!user) {
-    std::cerr << "culvert: cannot add user \"" << name << "\" (does it exist already?)\n";
-    return 1;
-  }
-  return print_link(config, *user, qr);
-}
-
-int user_list(const std::string& dir) {
-  ServerConfig config;
-  if (!load_config(dir, config)) return 1;
-  auto store = open_store(config);
-  if (!store) return 1;
-  auto users = store->list();
-  if (!users) {
-    std::cerr << "culvert: cannot list users\n";
-    return 1;
-  }
-  std::cout << "NAME\tSTATUS\tCREATED\n";
-  for (const auto& u : *users) {
-    char created[32];
-    std::time_t t = u.created_at;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::cout << u.name << "\t" << (u.revoked ? "revoked" : "active") << "\t" << created << "\n";
-  }
-  return 0;
-}
-
-int user_revoke(const std::string& dir, const std::string& name) {
-  ServerConfig config;
-  if (!load_config(dir, config)) return 1;
-  auto store = open_store(config);
-  if (!store) return 1;
-  if (!store->revoke(name)) {
-    std::cerr << "culvert: no user \"" << name << "\"\n";
-    return 1;
-  }
-  std::cout << "revoked " << name << "\n";
-  return 0;
-}
-
-int user_link(const std::string& dir, const std::string& name, bool qr) {
-  ServerConfig config;
-  if (!load_config(dir, config)) return 1;
-  auto store = open_store(config);
-  if (!store) return 1;
-  auto user = store->get(name);
-  if (!user) {
-    std::cerr << "culvert: no user \"" << name << "\"\n";
-    return 1;
-  }
-  if (user->revoked) std::cerr << "culvert: warning: user \"" << name << "\" is revoked\n";
-  return print_link(config, *user, qr);
 }
 
 int client_run(const ClientArgs& args) {

@@ -19,10 +19,6 @@ struct InitOptions {
 
 int server_init(const InitOptions& options);
 int server_run(const std::string& dir, const std::string& log_level);
-int user_add(const std::string& dir, const std::string& name, bool qr);
-int user_list(const std::string& dir);
-int user_revoke(const std::string& dir, const std::string& name);
-int user_link(const std::string& dir, const std::string& name, bool qr);
 // `culvert client`: a share link, or a configuration file; flags override the file.
 struct ClientArgs {
   std::string link;

@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "app/lab_commands.h"
+#include "app/user_commands.h"
 
 int main(int argc, char** argv) {
   using namespace culvert::app;
@@ -40,22 +41,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--dir", dir, "Data directory")->required();
   run_cmd->add_option("--log-level", log_level, "debug, info, warn or error (default: config's log_level)");
 
-  auto* user = app.add_subcommand("user", "Manage users");
-  user->require_subcommand(1);
-  bool qr = false;
-  auto* add_cmd = user->add_subcommand("add", "Add a user and print their share link (last line)");
-  add_cmd->add_option("name", name, "User name ([A-Za-z0-9._-], up to 64)")->required();
-  add_cmd->add_option("--dir", dir, "Server data directory")->required();
-  add_cmd->add_flag("--qr", qr, "Also print the link as a QR code");
-  auto* list_cmd = user->add_subcommand("list", "List users");
-  list_cmd->add_option("--dir", dir, "Server data directory")->required();
-  auto* revoke_cmd = user->add_subcommand("revoke", "Revoke a user (their next connection gets the cover site)");
-  revoke_cmd->add_option("name", name, "User name")->required();
-  revoke_cmd->add_option("--dir", dir, "Server data directory")->required();
-  auto* link_cmd = user->add_subcommand("link", "Print a user's share link (last line)");
-  link_cmd->add_option("name", name, "User name")->required();
-  link_cmd->add_option("--dir", dir, "Server data directory")->required();
-  link_cmd->add_flag("--qr", qr, "Also print the link as a QR code");
+  auto run_user_command = add_user_commands(app);
 
   auto* client = app.add_subcommand("client", "Run the local SOCKS5/HTTP proxy (and DNS server)");
   ClientArgs client_args;
@@ -160,10 +146,7 @@ int main(int argc, char** argv) {
     return server_init(init);
   }
   if (run_cmd->parsed()) return server_run(dir, log_level);
-  if (add_cmd->parsed()) return user_add(dir, name, qr);
-  if (list_cmd->parsed()) return user_list(dir);
-  if (revoke_cmd->parsed()) return user_revoke(dir, name);
-  if (link_cmd->parsed()) return user_link(dir, name, qr);
+  if (int code = run_user_command(); code >= 0) return code;
   if (client->parsed()) return client_run(client_args);
   return 2;
 }

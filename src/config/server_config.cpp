@@ -51,6 +51,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("key", c.key);
   str("static_key", c.static_key);
   str("users_db", c.users_db);
+  str("store", c.store);
+  str("postgres", c.postgres);
   str("log_level", c.log_level);
   str("congestion_control", c.congestion_control);
   str("dns_resolver", c.dns_resolver);
@@ -129,6 +131,14 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     message = "transport \"borrow\" needs target = \"HOST:PORT\" (the borrowed site) and sni (its name)";
     return fail(Errc::bad_config);
   }
+  if (c.store != "sqlite" && c.store != "postgres") {
+    message = "store must be \"sqlite\" or \"postgres\"";
+    return fail(Errc::bad_config);
+  }
+  if (c.store == "postgres" && c.postgres.empty()) {
+    message = "store = \"postgres\" needs postgres = \"host=... dbname=... user=...\" (a libpq connection string)";
+    return fail(Errc::bad_config);
+  }
   if (c.public_host.empty()) {
     message = "public_host must be set (the address clients connect to)";
     return fail(Errc::bad_config);
@@ -181,7 +191,11 @@ std::string render_server_config(const ServerConfig& c) {
      << "certificate_pinned = " << (c.certificate_pinned ? "true" : "false") << "\n"
      << "# X25519 static key of the borrowed-site transport (its public half is in every link).\n"
      << "static_key = " << q(c.static_key) << "\n"
+     << "# Users: sqlite (users_db, in this directory) or postgres (several servers sharing users;\n"
+     << "# postgres = a libpq connection string, e.g. \"host=db.internal dbname=culvert user=culvert\").\n"
+     << "store = " << q(c.store) << "\n"
      << "users_db = " << q(c.users_db) << "\n"
+     << "postgres = " << q(c.postgres) << "\n"
      << "# Let users reach loopback and private addresses (tests, home labs). Keep false on a public server.\n"
      << "allow_private = " << (c.allow_private ? "true" : "false") << "\n"
      << "handshake_timeout_ms = " << c.handshake_timeout.count() << "\n"

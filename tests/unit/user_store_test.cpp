@@ -95,7 +95,7 @@ class UserStoreContract : public ::testing::TestWithParam<std::string> {
   std::shared_ptr<MemoryUserStore> memory_;
 };
 
-constexpr std::int64_t kNov = 1795996800;  // 2026-11-29T00:00:00Z
+constexpr std::int64_t kNov = 1795910400;  // 2026-11-29T00:00:00Z
 constexpr std::int64_t kDec = 1796083200;  // 2026-12-01T00:00:00Z
 
 TEST_P(UserStoreContract, AddsListsGetsAndFindsUsers) {
