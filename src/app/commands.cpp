@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <filesystem>
@@ -14,7 +16,10 @@
 #include <iostream>
 
 #include "admin/qr.h"
+#include "admin/admin_server.h"
 #include "admin/users.h"
+#include "core/await.h"
+#include "app/privileges.h"
 #include "client/client.h"
 #include "config/server_config.h"
 #include "core/tcp_stream.h"
@@ -199,12 +204,77 @@ int server_run(const std::string& dir, const std::string& log_level) {
     std::cerr << "culvert: " << message << "\n";
     return 1;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code, int signal) {
-    spdlog::info("signal {}: shutting down", signal);
-    server.stop();
-    io.stop();
-  });
+  std::unique_ptr<admin::AdminServer> admin_api;
+  if (!config.admin_listen.empty()) {
+    auto token = admin::load_or_create_token(config.path("admin.token"));
+    auto admin_store = open_store(config);
+    if (!token || !admin_store) {
+      std::cerr << "culvert: cannot read or create " << config.path("admin.token") << "\n";
+      return 1;
+    }
+    admin::AdminOptions options{config.admin_listen, *token, [&server] { return server.render_metrics(); }};
+    admin_api = std::make_unique<admin::AdminServer>(io, config, std::move(admin_store), options);
+    if (auto started = admin_api->start(message); !started) {
+      // The admin API is auxiliary: users keep being served without it.
+      spdlog::error("admin API not started: {}", message);
+      admin_api.reset();
+    } else {
+      auto e = admin_api->local_endpoint();
+      spdlog::info("admin API and /metrics on {}:{} (token in {})", e.address().to_string(), e.port(),
+                   config.path("admin.token"));
+    }
+  }
+  if (::geteuid() == 0) {
+    if (config.run_as.empty()) {
+      spdlog::warn("running as root: set run_as in config.toml to drop privileges after binding");
+    } else if (!drop_privileges(config.run_as, config.data_dir, message)) {
+      std::cerr << "culvert: " << message << "\n";
+      return 1;
+    } else {
+      spdlog::info("running as user {}", config.run_as);
+    }
+  }
+  // SIGTERM/SIGINT drain (a second one stops at once); SIGHUP re-reads config.toml.
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+        bool draining = false;
+        for (;;) {
+          auto [ec, signal] = co_await signals.async_wait(use_tuple);
+          if (ec) co_return;
+          if (signal == SIGHUP) {
+            std::string why;
+            auto fresh = load_server_config(dir, why);
+            if (!fresh) {
+              spdlog::error("reload failed, configuration unchanged: {}", why);
+              ++server.metrics().reload_failures_total;
+              continue;
+            }
+            auto level = fresh->log_level;
+            if (auto applied = server.reload(std::move(*fresh), why); !applied) {
+              spdlog::error("reload failed, configuration unchanged: {}", why);
+              continue;
+            }
+            if (log_level.empty()) spdlog::set_level(spdlog::level::from_str(level));
+            spdlog::info("configuration reloaded");
+            continue;
+          }
+          if (draining) {
+            spdlog::info("signal {} again: stopping now", signal);
+            server.stop();
+            io.stop();
+            co_return;
+          }
+          draining = true;
+          spdlog::info("signal {}: draining", signal);
+          if (admin_api) admin_api->stop();
+          co_await server.drain(server.config().drain_timeout);
+          io.stop();
+          co_return;
+        }
+      },
+      asio::detached);
   auto endpoint = server.local_endpoint();
   spdlog::info("culvert {} server listening", CULVERT_VERSION);
   std::cout << "listening on " << endpoint.address().to_string() << ":" << endpoint.port() << std::endl;

@@ -34,7 +34,7 @@ TunnelPool::TunnelPool(asio::any_io_executor executor, ShareLink link, TunnelPoo
 std::shared_ptr<mux::Session> TunnelPool::pick() const {
   std::shared_ptr<mux::Session> best;
   for (const auto& t : tunnels_) {
-    if (!t->is_open()) continue;
+    if (!t->accepting()) continue;  // closed, or its server is draining
     if (!best || t->stream_count() < best->stream_count()) best = t;
   }
   return best;

@@ -56,6 +56,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("log_level", c.log_level);
   str("congestion_control", c.congestion_control);
   str("dns_resolver", c.dns_resolver);
+  str("admin_listen", c.admin_listen);
+  str("run_as", c.run_as);
   auto count = [&](const char* key, std::size_t& out, std::int64_t max) -> bool {
     if (auto node = t[key]; node) {
       auto v = node.value<std::int64_t>();
@@ -95,7 +97,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   };
   if (!ms("handshake_timeout_ms", c.handshake_timeout) || !ms("connect_timeout_ms", c.connect_timeout) ||
       !ms("stream_idle_timeout_ms", c.stream_idle_timeout) || !ms("udp_idle_timeout_ms", c.udp_idle_timeout) ||
-      !ms("user_check_interval_ms", c.user_check_interval) || !ms("usage_flush_interval_ms", c.usage_flush_interval)) {
+      !ms("user_check_interval_ms", c.user_check_interval) || !ms("usage_flush_interval_ms", c.usage_flush_interval) ||
+      !ms("drain_timeout_ms", c.drain_timeout)) {
     message = "timeouts must be positive integers (milliseconds)";
     return fail(Errc::bad_config);
   }
@@ -145,6 +148,10 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   }
   if (c.cover.mode == CoverConfig::Mode::upstream && !split_host_port(c.cover.upstream, host, port)) {
     message = "cover.upstream must be HOST:PORT when cover.mode = \"upstream\"";
+    return fail(Errc::bad_config);
+  }
+  if (!c.admin_listen.empty() && !split_host_port(c.admin_listen, host, port)) {
+    message = "admin_listen must be HOST:PORT (or \"\" for no admin API)";
     return fail(Errc::bad_config);
   }
   if (!c.dns_resolver.empty() && !split_host_port(c.dns_resolver, host, port)) {
@@ -217,6 +224,12 @@ std::string render_server_config(const ServerConfig& c) {
      << "usage_flush_interval_ms = " << c.usage_flush_interval.count() << "\n"
      << "# DNS resolver (IP:PORT) for names clients resolve through the tunnel; \"\" = /etc/resolv.conf's.\n"
      << "dns_resolver = " << q(c.dns_resolver) << "\n"
+     << "# Admin HTTP API and Prometheus /metrics, token in admin.token (\"\" = off).\n"
+     << "admin_listen = " << q(c.admin_listen) << "\n"
+     << "# Started as root: bind, then run as this user (\"\" = stay root).\n"
+     << "run_as = " << q(c.run_as) << "\n"
+     << "# SIGTERM: open streams get this long to finish; SIGHUP re-reads this file.\n"
+     << "drain_timeout_ms = " << c.drain_timeout.count() << "\n"
      << "# debug logs destinations; info and above never do.\n"
      << "log_level = " << q(c.log_level) << "\n\n"
      << "[cover]\n"

@@ -40,6 +40,13 @@ struct ServerConfig {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds stream_idle_timeout{300000};
   std::string log_level = "info";
+  // Admin HTTP API and /metrics (token in admin.token); "" = off. Loopback only unless you put a
+  // TLS-terminating proxy with its own authentication in front of it.
+  std::string admin_listen = "127.0.0.1:9190";
+  // Started as root: after binding, run as this user (the data directory is handed to it). "" =
+  // stay root (warned). systemd's unit runs as this user from the start instead.
+  std::string run_as;
+  std::chrono::milliseconds drain_timeout{30000};  // SIGTERM: how long open streams may finish
   // TCP congestion control for client tunnels (per socket); "" keeps the system default. BBR holds
   // its rate on lossy long paths where loss-based algorithms collapse.
   std::string congestion_control = "bbr";

@@ -325,6 +325,12 @@ std::error_code Session::handle_datagram(const Frame& f) {
   return {};
 }
 
+void Session::goaway() {
+  if (closed_ || sent_goaway_) return;
+  sent_goaway_ = true;
+  enqueue(FrameType::goaway, 0, 0, {});
+}
+
 void Session::close(std::error_code reason) {
   if (closed_) return;
   closed_ = true;

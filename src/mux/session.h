@@ -141,6 +141,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close(std::error_code reason);
   bool is_open() const { return !closed_; }
+  // Open and the peer has not said GOAWAY: new streams may go here.
+  bool accepting() const { return !closed_ && !peer_goaway_; }
+  // Tells the peer this side accepts no new streams (server drain); open streams go on.
+  void goaway();
   std::size_t stream_count() const { return streams_.size(); }
   // No stream can be opened until one ends (max_streams, which the peer enforces too).
   bool at_capacity() const { return streams_.size() >= options_.max_streams; }
@@ -173,6 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Signal outbox_drained_;
   bool closed_ = false;
   bool peer_goaway_ = false;
+  bool sent_goaway_ = false;
   int writes_done_ = 0;
   std::chrono::steady_clock::time_point last_received_;
   std::chrono::steady_clock::time_point last_stream_activity_;

@@ -12,6 +12,8 @@
 #include "core/congestion.h"
 
 #include <openssl/crypto.h>
+#include <sys/stat.h>
+
 #include <fstream>
 #include <sstream>
 #include "core/dialer.h"
@@ -56,24 +58,7 @@ Result<void> Server::start(std::string& message) {
     if (auto ready = start_tls_and_cover(message); !ready) return ready;
   }
   if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
-  if (config_.dns_resolver.empty()) {
-    std::ifstream resolv("/etc/resolv.conf");
-    std::stringstream text;
-    text << resolv.rdbuf();
-    dns_resolver_ = first_nameserver(text.str());
-    if (!dns_resolver_) spdlog::warn("no nameserver in /etc/resolv.conf: clients' tunnel DNS queries are dropped");
-  } else {
-    std::string host;
-    std::uint16_t port = 0;
-    split_host_port(config_.dns_resolver, host, port);
-    std::error_code ec;
-    auto address = asio::ip::make_address(host, ec);
-    if (ec) {
-      message = "dns_resolver must be an IP address and port, got \"" + config_.dns_resolver + "\"";
-      return fail(Errc::bad_config);
-    }
-    dns_resolver_ = asio::ip::udp::endpoint(address, port);
-  }
+  if (auto resolver = resolve_dns_resolver(message); !resolver) return resolver;
   // Accepted sockets inherit the listener's congestion control from their first segment on.
   auto congestion = apply_congestion_control(acceptor_.native_handle(), config_.congestion_control);
   if (!config_.congestion_control.empty() && congestion != config_.congestion_control) {
@@ -86,15 +71,132 @@ Result<void> Server::start(std::string& message) {
   return {};
 }
 
-Result<void> Server::start_tls_and_cover(std::string& message) {
+namespace {
+
+std::int64_t modified_at(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+Result<void> Server::load_certificate(std::string& message) {
   tls::ServerTlsOptions tls_options{config_.path(config_.certificate), config_.path(config_.key), config_.cover.alpn};
+  auto certificate_time = modified_at(tls_options.certificate_file);
+  auto key_time = modified_at(tls_options.key_file);
   auto ctx = tls::make_server_context(tls_options);
   if (!ctx) {
     message = "cannot load certificate " + tls_options.certificate_file + " / key " + tls_options.key_file;
     return fail(ctx.error());
   }
+  // Handshakes in progress still use the old context (and its ALPN list): keep the last few.
+  if (tls_.ctx) retired_tls_.push_back(std::move(tls_));
+  if (retired_tls_.size() > 4) retired_tls_.erase(retired_tls_.begin());
   tls_ = std::move(*ctx);
+  certificate_loaded_ = std::max(certificate_time, key_time);
+  return {};
+}
 
+void Server::reload_certificate_if_changed() {
+  if (config_.transport != "tls") return;
+  auto changed = std::max(modified_at(config_.path(config_.certificate)), modified_at(config_.path(config_.key)));
+  if (changed == 0 || changed == certificate_loaded_) return;
+  std::string message;
+  if (load_certificate(message)) {
+    spdlog::info("certificate files changed: new certificate in use for new connections");
+  } else {
+    certificate_loaded_ = changed;  // do not retry a broken pair every tick; the next change retries
+    spdlog::error("certificate files changed but cannot be loaded ({}); keeping the old one", message);
+  }
+}
+
+Result<void> Server::reload(ServerConfig fresh, std::string& message) {
+  // What a running server cannot change: say so and keep the old value.
+  auto keep = [&](auto ServerConfig::*field, const char* name) {
+    if (fresh.*field != config_.*field) {
+      spdlog::warn("reload: {} changed; it takes effect after a restart", name);
+      fresh.*field = config_.*field;
+    }
+  };
+  keep(&ServerConfig::listen, "listen");
+  keep(&ServerConfig::transport, "transport");
+  keep(&ServerConfig::target, "target");
+  keep(&ServerConfig::sni, "sni");
+  keep(&ServerConfig::store, "store");
+  keep(&ServerConfig::users_db, "users_db");
+  keep(&ServerConfig::postgres, "postgres");
+  keep(&ServerConfig::static_key, "static_key");
+  keep(&ServerConfig::congestion_control, "congestion_control");
+  keep(&ServerConfig::admin_listen, "admin_listen");
+  keep(&ServerConfig::run_as, "run_as");
+  if (fresh.cover.mode != config_.cover.mode) {
+    spdlog::warn("reload: cover.mode changed; it takes effect after a restart");
+    fresh.cover.mode = config_.cover.mode;
+  }
+  auto old = std::move(config_);
+  config_ = std::move(fresh);
+  if (config_.transport == "tls") {
+    if (auto loaded = load_certificate(message); !loaded) {
+      config_ = std::move(old);
+      ++metrics_.reload_failures_total;
+      return loaded;
+    }
+  }
+  if (config_.cover.mode == CoverConfig::Mode::upstream)
+    split_host_port(config_.cover.upstream, cover_host_, cover_port_);
+  if (auto resolver = resolve_dns_resolver(message); !resolver) {
+    config_ = std::move(old);
+    ++metrics_.reload_failures_total;
+    return resolver;
+  }
+  ++metrics_.reloads_total;
+  return {};
+}
+
+Result<void> Server::resolve_dns_resolver(std::string& message) {
+  if (config_.dns_resolver.empty()) {
+    std::ifstream resolv("/etc/resolv.conf");
+    std::stringstream text;
+    text << resolv.rdbuf();
+    dns_resolver_ = first_nameserver(text.str());
+    if (!dns_resolver_) spdlog::warn("no nameserver in /etc/resolv.conf: clients' tunnel DNS queries are dropped");
+    return {};
+  }
+  std::string host;
+  std::uint16_t port = 0;
+  split_host_port(config_.dns_resolver, host, port);
+  std::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    message = "dns_resolver must be an IP address and port, got \"" + config_.dns_resolver + "\"";
+    return fail(Errc::bad_config);
+  }
+  dns_resolver_ = asio::ip::udp::endpoint(address, port);
+  return {};
+}
+
+asio::awaitable<void> Server::drain(std::chrono::milliseconds limit) {
+  std::error_code ignored;
+  acceptor_.close(ignored);  // no new connections; the port closes like a stopped service's
+  for (auto& [t, info] : tunnels_) t->goaway();
+  spdlog::info("draining {} tunnels (up to {} s)", tunnels_.size(), limit.count() / 1000);
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  asio::steady_timer tick(io_);
+  while (!tunnels_.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::vector<std::shared_ptr<mux::Session>> idle;
+    for (auto& [t, info] : tunnels_)
+      if (t->stream_count() == 0) idle.push_back(t);
+    for (auto& t : idle) t->close(make_error_code(Errc::tunnel_closed));
+    tick.expires_after(std::chrono::milliseconds(100));
+    co_await tick.async_wait(use_tuple);
+  }
+  if (!tunnels_.empty()) spdlog::warn("drain deadline: closing {} tunnels with open streams", tunnels_.size());
+  stop();
+}
+
+Result<void> Server::start_tls_and_cover(std::string& message) {
+  if (auto loaded = load_certificate(message); !loaded) return loaded;
   if (config_.cover.mode == CoverConfig::Mode::builtin) {
     asio::ip::tcp::endpoint cover(asio::ip::make_address("127.0.0.1"), 0);
     cover_acceptor_.open(cover.protocol());
@@ -232,6 +334,7 @@ asio::awaitable<void> Server::housekeeping() {
       last_flush = std::chrono::steady_clock::now();
     }
     check_users();
+    reload_certificate_if_changed();
   }
 }
 

@@ -35,6 +35,14 @@ class Server {
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
   // Stops accepting and closes every tunnel and relay.
   void stop();
+  // SIGTERM: stops accepting, tells every tunnel GOAWAY (clients move new streams elsewhere),
+  // closes tunnels as their streams end, and after `limit` closes the rest; then stop().
+  asio::awaitable<void> drain(std::chrono::milliseconds limit);
+  // SIGHUP: applies a re-read configuration without dropping tunnels (certificate, cover upstream,
+  // limits, timeouts, DNS resolver, log level). Settings that need a restart keep their old value
+  // (logged). On error nothing changes.
+  Result<void> reload(ServerConfig fresh, std::string& message);
+  const ServerConfig& config() const { return config_; }
 
   std::size_t open_tunnels() const { return tunnels_.size(); }
   // Prometheus text of the server's counters (aggregates only).
@@ -47,6 +55,9 @@ class Server {
   // transport = "borrow": users are answered in the target's shape, everyone else is relayed to it.
   asio::awaitable<void> handle_borrow_connection(asio::ip::tcp::socket socket);
   Result<void> start_tls_and_cover(std::string& message);
+  Result<void> load_certificate(std::string& message);
+  void reload_certificate_if_changed();  // renewed by an ACME client: picked up within seconds
+  Result<void> resolve_dns_resolver(std::string& message);
   Result<void> start_borrow(std::string& message);
   asio::awaitable<void> watch_target_tickets();
   asio::awaitable<void> run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user);
@@ -66,6 +77,8 @@ class Server {
   ServerConfig config_;
   std::unique_ptr<UserStore> store_;
   tls::ServerContext tls_;
+  std::vector<tls::ServerContext> retired_tls_;
+  std::int64_t certificate_loaded_ = 0;  // newest mtime (ns) of the certificate and key in use
   asio::ip::tcp::acceptor acceptor_;
   asio::ip::tcp::acceptor cover_acceptor_;
   asio::ip::tcp::endpoint cover_endpoint_;
