@@ -21,6 +21,11 @@ cmake --build build --target culvert -j "$(nproc)"
 
 if [ ! -f "$dir/config.toml" ]; then
   ./build/culvert server init --dir "$dir" "${init_args[@]}"
+  # As root: bind, then run as an unprivileged system user of its own.
+  if [ "$(id -u)" -eq 0 ]; then
+    id culvert >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin culvert
+    sed -i 's/^run_as = ""/run_as = "culvert"/' "$dir/config.toml"
+  fi
 else
   echo "Using the existing server in $dir. Share link for user \"default\":"
   ./build/culvert user link default --dir "$dir" --qr

@@ -9,7 +9,7 @@ packages=(
   libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
-  curl python3 nodejs openssl nginx-light iproute2 postgresql
+  curl python3 nodejs openssl nginx-light iproute2 postgresql systemd
   shadowsocks-libev v2ray trojan zbar-tools
   chromium
 )

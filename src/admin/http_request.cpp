@@ -125,9 +125,9 @@ std::string http_response(int status, std::string_view content_type, std::string
     default:
       break;
   }
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " +
-                    std::string(content_type) + "\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + std::string(content_type) +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\nConnection: close\r\n";
   out += extra_headers;
   out += "\r\n";
   out += body;

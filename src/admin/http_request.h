@@ -15,10 +15,10 @@ inline constexpr std::size_t kMaxBody = 64 * 1024;
 
 struct HttpRequest {
   std::string method;
-  std::string path;                           // percent-decoded, without the query
-  std::map<std::string, std::string> query;   // percent-decoded
-  std::string authorization;                  // the Authorization header's value
-  std::size_t size = 0;                       // head + body bytes
+  std::string path;                          // percent-decoded, without the query
+  std::map<std::string, std::string> query;  // percent-decoded
+  std::string authorization;                 // the Authorization header's value
+  std::size_t size = 0;                      // head + body bytes
 };
 
 // Errc::truncated: read more. Errc::too_large: head or body over the bounds. Errc::malformed:

@@ -68,8 +68,8 @@ std::string render_qr_png(const std::string& text, int scale) {
     int my = y / scale - kQuiet;
     for (int x = 0; x < pixels; ++x) {
       int mx = x / scale - kQuiet;
-      bool dark = mx >= 0 && my >= 0 && mx < code->width && my < code->width &&
-                  (code->data[my * code->width + mx] & 1) != 0;
+      bool dark =
+          mx >= 0 && my >= 0 && mx < code->width && my < code->width && (code->data[my * code->width + mx] & 1) != 0;
       row[static_cast<std::size_t>(x)] = dark ? 0 : 255;
     }
     png_write_row(png, row.data());

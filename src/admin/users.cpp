@@ -127,11 +127,16 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
   if (unit.ends_with("iB")) unit.remove_suffix(2);
   if (unit.ends_with("B")) unit.remove_suffix(1);
   double scale = 1;
-  if (unit == "K" || unit == "k") scale = 1024.0;
-  else if (unit == "M") scale = 1024.0 * 1024;
-  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (!unit.empty()) return std::nullopt;
+  if (unit == "K" || unit == "k")
+    scale = 1024.0;
+  else if (unit == "M")
+    scale = 1024.0 * 1024;
+  else if (unit == "G")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty())
+    return std::nullopt;
   double bytes = std::floor(value * scale);
   if (bytes > 9.0e18) return std::nullopt;
   return static_cast<std::uint64_t>(bytes);
@@ -174,8 +179,7 @@ std::optional<std::int64_t> parse_expiry(std::string_view text, std::int64_t now
   if (text.size() == 10 && text[4] == '-' && text[7] == '-') {
     std::tm tm{};
     int y = 0, m = 0, d = 0;
-    if (std::sscanf(std::string(text).c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 ||
-        d > 31)
+    if (std::sscanf(std::string(text).c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
       return std::nullopt;
     tm.tm_year = y - 1900;
     tm.tm_mon = m - 1;

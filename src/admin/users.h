@@ -29,6 +29,6 @@ std::optional<std::int64_t> parse_expiry(std::string_view text, std::int64_t now
 // "7d", "12h", "30m", "90s" or plain seconds.
 std::optional<std::int64_t> parse_duration(std::string_view text);
 std::string format_time(std::int64_t unix_seconds);  // ISO 8601 UTC, "never" for 0
-std::string format_bytes(std::uint64_t bytes);         // "1.5 GiB"
+std::string format_bytes(std::uint64_t bytes);       // "1.5 GiB"
 
 }  // namespace culvert::admin

@@ -15,13 +15,13 @@
 #include <fstream>
 #include <iostream>
 
-#include "admin/qr.h"
 #include "admin/admin_server.h"
+#include "admin/qr.h"
 #include "admin/users.h"
-#include "core/await.h"
 #include "app/privileges.h"
 #include "client/client.h"
 #include "config/server_config.h"
+#include "core/await.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
 #include "link/share_link.h"

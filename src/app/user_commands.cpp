@@ -113,11 +113,12 @@ std::function<int()> add_user_commands(CLI::App& app) {
   auto* show = common(user->add_subcommand("show", "Show one user"), true);
   auto* link = common(user->add_subcommand("link", "Print a user's share link (last line)"), true);
   link->add_flag("--qr", args->qr, "Also print the link as a QR code");
-  auto* rotate = common(user->add_subcommand("rotate", "Give a user a new key and link; the old one works for --grace"),
-                        true);
+  auto* rotate =
+      common(user->add_subcommand("rotate", "Give a user a new key and link; the old one works for --grace"), true);
   rotate->add_option("--grace", args->grace, "How long the old link keeps working: 7d, 12h, 0")->capture_default_str();
   rotate->add_flag("--qr", args->qr, "Also print the link as a QR code");
-  auto* revoke = common(user->add_subcommand("revoke", "Revoke a user: their tunnels close, strangers' treatment"), true);
+  auto* revoke =
+      common(user->add_subcommand("revoke", "Revoke a user: their tunnels close, strangers' treatment"), true);
   auto* quota = common(user->add_subcommand("set-quota", "Bytes per month (0 or unlimited: none)"), true);
   quota->add_option("bytes", args->value, "e.g. 50G, 500M, unlimited")->required();
   auto* expiry = common(user->add_subcommand("set-expiry", "When access ends"), true);

@@ -32,7 +32,7 @@ struct ServerConfig {
   std::string static_key = "static.key";
   std::string store = "sqlite";  // "sqlite" (users_db) or "postgres" (servers sharing users)
   std::string users_db = "users.db";
-  std::string postgres;  // libpq connection string, for store = "postgres"
+  std::string postgres;        // libpq connection string, for store = "postgres"
   bool allow_private = false;  // let users reach loopback/private destinations
   CoverConfig cover;
   // TLS handshake limit; nginx's default client_header_timeout, which bounds its handshake too.

@@ -11,8 +11,7 @@ namespace culvert {
 
 // Latency histogram with fixed buckets from 1 ms to 30 s.
 struct Histogram {
-  static constexpr std::array<double, 12> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                     0.1,   0.25,   0.5,   1,    5,     30};
+  static constexpr std::array<double, 12> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30};
   std::array<std::uint64_t, kBounds.size()> buckets{};  // non-cumulative counts per bucket
   std::uint64_t count = 0;
   double sum = 0;
@@ -21,10 +20,10 @@ struct Histogram {
 };
 
 struct ServerMetrics {
-  std::uint64_t connections_total = 0;       // TCP connections accepted on the public port
+  std::uint64_t connections_total = 0;         // TCP connections accepted on the public port
   std::uint64_t handshake_failures_total = 0;  // TLS handshakes that failed or timed out
-  std::uint64_t auth_failures_total = 0;     // handshakes done, no valid preamble: sent to the cover
-  std::uint64_t cover_relays_total = 0;      // connections relayed to the cover site / borrowed target
+  std::uint64_t auth_failures_total = 0;       // handshakes done, no valid preamble: sent to the cover
+  std::uint64_t cover_relays_total = 0;        // connections relayed to the cover site / borrowed target
   std::uint64_t tunnels_opened_total = 0;
   std::uint64_t streams_closed_total = 0;  // streams of tunnels that ended (open ones are added at render)
   std::uint64_t bytes_in_closed = 0;       // transport bytes of tunnels that ended

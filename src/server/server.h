@@ -10,9 +10,9 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <optional>
-#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -102,7 +102,7 @@ class Server {
   // Per user name, the associations being relayed; one whose stream the peer already reset does
   // not count (its relay may not have woken yet).
   std::unordered_map<std::string, std::vector<mux::Stream*>> udp_associations_;
-  std::optional<asio::ip::udp::endpoint> dns_resolver_;            // for clients' tunnel DNS
+  std::optional<asio::ip::udp::endpoint> dns_resolver_;  // for clients' tunnel DNS
   bool stopping_ = false;
 };
 

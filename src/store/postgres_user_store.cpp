@@ -98,7 +98,8 @@ bool hex_bytes(const PgResult& r, int row, int col, std::array<std::uint8_t, N>&
   if (r.null(row, col)) return false;
   std::string text = r.text(row, col);
   if (text.size() != 2 + 2 * N || text[0] != '\\' || text[1] != 'x') return false;
-  for (std::size_t i = 0; i < N; ++i) out[i] = static_cast<std::uint8_t>(std::stoi(text.substr(2 + 2 * i, 2), nullptr, 16));
+  for (std::size_t i = 0; i < N; ++i)
+    out[i] = static_cast<std::uint8_t>(std::stoi(text.substr(2 + 2 * i, 2), nullptr, 16));
   return true;
 }
 
@@ -133,7 +134,8 @@ Result<std::unique_ptr<PostgresUserStore>> PostgresUserStore::open(const std::st
     return fail(Errc::store_failed);
   }
   // Server notices ("relation already exists, skipping") are not for the operator's log.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   std::unique_ptr<PostgresUserStore> store(new PostgresUserStore(conn));
   if (auto r = store->migrate(message); !r) return fail(r.error());
   return store;
@@ -169,8 +171,7 @@ Result<void> PostgresUserStore::migrate(std::string& message) {
     ok = false;
   }
   for (int v = current; ok && v < kSchemaVersion; ++v) {
-    ok = exec(kMigrations[v]) &&
-         exec(("UPDATE culvert_schema SET version = " + std::to_string(v + 1)).c_str());
+    ok = exec(kMigrations[v]) && exec(("UPDATE culvert_schema SET version = " + std::to_string(v + 1)).c_str());
   }
   if (!ok) {
     exec("ROLLBACK");
@@ -226,10 +227,22 @@ Result<void> PostgresUserStore::revoke(const std::string& name) {
 Result<User> PostgresUserStore::update(const std::string& name, const UserChanges& c) {
   if (!connected()) return fail(Errc::store_failed);
   Params p;
-  if (c.quota_bytes) p.number(static_cast<std::int64_t>(*c.quota_bytes)); else p.null();
-  if (c.expires_at) p.number(*c.expires_at); else p.null();
-  if (c.max_tunnels) p.number(*c.max_tunnels); else p.null();
-  if (c.notes) p.text(*c.notes); else p.null();
+  if (c.quota_bytes)
+    p.number(static_cast<std::int64_t>(*c.quota_bytes));
+  else
+    p.null();
+  if (c.expires_at)
+    p.number(*c.expires_at);
+  else
+    p.null();
+  if (c.max_tunnels)
+    p.number(*c.max_tunnels);
+  else
+    p.null();
+  if (c.notes)
+    p.text(*c.notes);
+  else
+    p.null();
   p.text(name);
   PgResult r(run(conn_,
                  "UPDATE users SET quota_bytes = coalesce($1::bigint, quota_bytes),"
@@ -254,7 +267,7 @@ Result<User> PostgresUserStore::rotate(const std::string& name, std::int64_t gra
 }
 
 Result<std::optional<User>> PostgresUserStore::find_active(const std::array<std::uint8_t, 8>& key_id,
-                                                            std::int64_t now) {
+                                                           std::int64_t now) {
   if (!connected()) return fail(Errc::store_failed);
   Params p;
   p.bytes(key_id).number(now);

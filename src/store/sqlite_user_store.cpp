@@ -161,8 +161,7 @@ Result<void> SqliteUserStore::revoke(const std::string& name) {
   return {};
 }
 
-Result<std::optional<User>> SqliteUserStore::find_active(const std::array<std::uint8_t, 8>& key_id,
-                                                          std::int64_t now) {
+Result<std::optional<User>> SqliteUserStore::find_active(const std::array<std::uint8_t, 8>& key_id, std::int64_t now) {
   std::string sql = std::string(kColumns) + " WHERE key_id = ?1 OR (previous_key_id = ?1 AND previous_until > ?2)";
   Statement s(db_, sql.c_str());
   if (!s) return fail(Errc::store_failed);

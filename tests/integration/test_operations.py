@@ -329,6 +329,25 @@ class Operations(unittest.TestCase):
         print(f"\n  started as root; running as uid {ids['Uid'][0]}; usage still recorded")
 
 
+class Packaging(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze is not installed")
+    def test_systemd_unit_verifies_and_is_sandboxed(self):
+        source = os.path.join(os.path.dirname(__file__), "..", "..", "packaging", "culvert.service")
+        with open(source) as f:
+            unit = f.read()
+        for line in ("User=culvert", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
+                     "CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+                     "ExecReload=/bin/kill -HUP $MAINPID", "ReadWritePaths=/var/lib/culvert"):
+            self.assertIn(line + "\n", unit)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "culvert.service")
+            with open(path, "w") as f:
+                f.write(unit.replace("/usr/local/bin/culvert", os.path.abspath(os.environ.get("CULVERT_BIN", "culvert"))))
+            r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr.strip(), "")
+
+
 def postgres_conninfo():
     path = os.environ.get("CULVERT_TEST_POSTGRES_FILE", "")
     if path and os.path.exists(path):

@@ -40,7 +40,8 @@ class UserStoreContract : public ::testing::TestWithParam<std::string> {
       schema_ = "t" + tag;
       PGconn* admin = PQconnectdb(conninfo.c_str());
       ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
-      PQsetNoticeProcessor(admin, [](void*, const char*) {}, nullptr);
+      PQsetNoticeProcessor(
+          admin, [](void*, const char*) {}, nullptr);
       auto sql = "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE; CREATE SCHEMA " + schema_;
       PQclear(PQexec(admin, sql.c_str()));
       PQfinish(admin);
@@ -51,7 +52,8 @@ class UserStoreContract : public ::testing::TestWithParam<std::string> {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
     if (!schema_.empty()) {
       PGconn* admin = PQconnectdb(postgres_conninfo().c_str());
-      PQsetNoticeProcessor(admin, [](void*, const char*) {}, nullptr);
+      PQsetNoticeProcessor(
+          admin, [](void*, const char*) {}, nullptr);
       auto sql = "DROP SCHEMA IF EXISTS " + schema_ + " CASCADE";
       PQclear(PQexec(admin, sql.c_str()));
       PQfinish(admin);
