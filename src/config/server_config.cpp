@@ -71,7 +71,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   };
   if (!count("max_tunnels", c.max_tunnels, 1000000) ||
       !count("max_tunnels_per_user", c.max_tunnels_per_user, 1000000) ||
-      !count("max_streams_per_tunnel", c.max_streams_per_tunnel, 65536))
+      !count("max_streams_per_tunnel", c.max_streams_per_tunnel, 65536) ||
+      !count("memory_budget_mb", c.memory_budget_mb, 1 << 20))
     return fail(Errc::bad_config);
   if (c.max_streams_per_tunnel == 0) {
     message = "max_streams_per_tunnel must be at least 1";
@@ -218,6 +219,8 @@ std::string render_server_config(const ServerConfig& c) {
      << "max_tunnels = " << c.max_tunnels << "\n"
      << "max_tunnels_per_user = " << c.max_tunnels_per_user << "\n"
      << "max_streams_per_tunnel = " << c.max_streams_per_tunnel << "\n"
+     << "# MiB of received data waiting for destinations; past it new streams are refused (0: none).\n"
+     << "memory_budget_mb = " << c.memory_budget_mb << "\n"
      << "# Users of open tunnels are checked again this often (revoked, expired, over quota: closed);\n"
      << "# usage (bytes per user, nothing else) is written to the store this often.\n"
      << "user_check_interval_ms = " << c.user_check_interval.count() << "\n"

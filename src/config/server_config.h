@@ -59,6 +59,10 @@ struct ServerConfig {
   std::size_t max_tunnels = 0;
   std::size_t max_tunnels_per_user = 0;
   std::size_t max_streams_per_tunnel = 4096;
+  // Memory budget (MiB) for received bytes waiting for their destinations, over all streams; past
+  // it, new streams and tunnels are refused (counted) until it drains. 0: none (each stream is
+  // still bounded by its 8 MiB window).
+  std::size_t memory_budget_mb = 0;
   // How often the users of open tunnels are checked again (revoked, expired, over quota: their
   // tunnels close) and how often usage is written to the store.
   std::chrono::milliseconds user_check_interval{2000};

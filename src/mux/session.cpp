@@ -15,8 +15,17 @@
 
 namespace culvert::mux {
 
+namespace {
+// Bytes received from peers and not yet read by the application, over every session of the
+// process (one executor per process: a plain counter). Servers refuse new work past a budget.
+std::size_t g_buffered = 0;
+}  // namespace
+
+std::size_t buffered_bytes() { return g_buffered; }
+
 struct StreamState {
   StreamState(std::uint32_t stream_id, const asio::any_io_executor& ex) : id(stream_id), changed(ex) {}
+  ~StreamState() { g_buffered -= received.size() + (datagrams ? datagrams->queued_bytes : 0); }
   std::uint32_t id;
   ChunkQueue received;  // bytes not yet read by the application
   bool remote_fin = false;
@@ -60,6 +69,7 @@ asio::awaitable<IoResult> Stream::read_some(asio::mutable_buffer buffer) {
   for (;;) {
     if (!s.received.empty()) {
       std::size_t n = s.received.read({static_cast<std::uint8_t*>(buffer.data()), buffer.size()});
+      g_buffered -= n;
       session_->on_consumed(s, n);
       co_return IoResult{{}, n};
     }
@@ -73,6 +83,7 @@ ByteSpan Stream::buffered() { return state_->received.front(); }
 
 void Stream::consume_buffered(std::size_t n) {
   state_->received.consume(n);
+  g_buffered -= n;
   session_->on_consumed(*state_, n);
 }
 
@@ -118,6 +129,7 @@ asio::awaitable<Result<Datagram>> Stream::receive_datagram() {
       Datagram d = std::move(s.datagrams->queue.front());
       s.datagrams->queue.pop_front();
       s.datagrams->queued_bytes -= d.payload.size();
+      g_buffered -= d.payload.size();
       co_return d;
     }
     if (s.reset) co_return fail(s.reset_error);
@@ -320,6 +332,7 @@ std::error_code Session::handle_datagram(const Frame& f) {
   }
   d.queue.push_back(Datagram{std::move(*destination), Bytes(body.begin(), body.end())});
   d.queued_bytes += body.size();
+  g_buffered += body.size();
   last_stream_activity_ = std::chrono::steady_clock::now();
   s.changed.notify();
   return {};
@@ -396,6 +409,7 @@ std::error_code Session::handle_frame(const Frame& f) {
         return {};
       }
       state->received.append(open->first_data);
+      g_buffered += open->first_data.size();
       state->receive_credit -= open->first_data.size();
       auto stream = std::make_unique<Stream>(shared_from_this(), state);
       if (on_accept_) {
@@ -410,6 +424,7 @@ std::error_code Session::handle_frame(const Frame& f) {
       if (f.payload.size() > s->receive_credit) return make_error_code(Errc::window_exceeded);
       s->receive_credit -= f.payload.size();
       s->received.append(f.payload);
+      g_buffered += f.payload.size();
       s->changed.notify();
       return {};
     }

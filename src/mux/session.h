@@ -67,6 +67,10 @@ struct Datagram {
 };
 inline constexpr std::size_t kMaxQueuedDatagrams = 256;
 inline constexpr std::size_t kMaxQueuedDatagramBytes = 1024 * 1024;
+// Bytes received by every session of this process and not yet read by their applications (stream
+// data and datagrams). Bounded per stream by its window; servers hold the total to a budget.
+std::size_t buffered_bytes();
+
 // Where a datagram for the server's own DNS resolver goes (.invalid never resolves: RFC 2606).
 inline constexpr std::string_view kTunnelResolverName = "resolver.culvert.invalid";
 

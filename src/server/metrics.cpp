@@ -87,6 +87,11 @@ std::string render_metrics(const ServerMetrics& m, const LiveTunnels& live) {
   metric(out, "culvert_tunnels_refused_total", "counter", "Valid users' tunnels refused by a limit.");
   sample(out, "culvert_tunnels_refused_total{limit=\"server\"}", m.refused_tunnel_limit_total);
   sample(out, "culvert_tunnels_refused_total{limit=\"user\"}", m.refused_user_tunnel_limit_total);
+  sample(out, "culvert_tunnels_refused_total{limit=\"memory\"}", m.refused_tunnel_memory_total);
+  metric(out, "culvert_streams_refused_total", "counter", "Streams refused because the memory budget was reached.");
+  sample(out, "culvert_streams_refused_total{limit=\"memory\"}", m.refused_streams_memory_total);
+  metric(out, "culvert_buffered_bytes", "gauge", "Bytes received and waiting for their destinations.");
+  sample(out, "culvert_buffered_bytes", live.buffered_bytes);
   metric(out, "culvert_store_errors_total", "counter", "User store operations that failed.");
   sample(out, "culvert_store_errors_total", m.store_errors_total);
   metric(out, "culvert_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");

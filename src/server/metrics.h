@@ -38,6 +38,8 @@ struct ServerMetrics {
   std::uint64_t store_errors_total = 0;
   std::uint64_t refused_tunnel_limit_total = 0;       // the server's max_tunnels reached
   std::uint64_t refused_user_tunnel_limit_total = 0;  // a user's tunnel limit reached
+  std::uint64_t refused_tunnel_memory_total = 0;      // memory budget reached
+  std::uint64_t refused_streams_memory_total = 0;
   std::uint64_t reloads_total = 0;
   std::uint64_t reload_failures_total = 0;
   Histogram handshake_seconds;
@@ -51,6 +53,7 @@ struct LiveTunnels {
   std::uint64_t streams_opened = 0;  // over the open tunnels' lifetimes
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  std::uint64_t buffered_bytes = 0;  // received, waiting for destinations (mux::buffered_bytes)
 };
 
 std::string render_metrics(const ServerMetrics& m, const LiveTunnels& live);

@@ -265,7 +265,15 @@ void Server::stop() {
   flush_usage();
 }
 
+bool Server::over_memory_budget() const {
+  return config_.memory_budget_mb != 0 && mux::buffered_bytes() > config_.memory_budget_mb * 1024 * 1024;
+}
+
 bool Server::admit(const User& user) {
+  if (over_memory_budget()) {
+    ++metrics_.refused_tunnel_memory_total;
+    return false;
+  }
   if (config_.max_tunnels != 0 && tunnels_.size() >= config_.max_tunnels) {
     ++metrics_.refused_tunnel_limit_total;
     return false;
@@ -533,6 +541,11 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
   auto session = mux::Session::create(io_.get_executor(), std::move(tls), options);
   session->feed_input(after_preamble);
   session->set_accept_handler([this, name = user.name](std::unique_ptr<mux::Stream> stream, Destination destination) {
+    if (over_memory_budget()) {
+      ++metrics_.refused_streams_memory_total;
+      stream->reset(mux::ResetReason::refused);
+      return;
+    }
     if (stream->is_datagram()) {
       asio::co_spawn(io_, handle_association(std::move(stream), name), asio::detached);
       return;
@@ -572,6 +585,7 @@ std::string Server::render_metrics() const {
     live.bytes_in += t->counters().bytes_in;
     live.bytes_out += t->counters().bytes_out;
   }
+  live.buffered_bytes = mux::buffered_bytes();
   return culvert::render_metrics(metrics_, live);
 }
 

@@ -67,6 +67,8 @@ class Server {
   std::optional<User> authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter);
   // A user may open one more tunnel (their own limit, the server's per-user and total limits).
   bool admit(const User& user);
+  // Received bytes waiting for their destinations exceed memory_budget_mb: no new work.
+  bool over_memory_budget() const;
   // Every few seconds: usage to the store in one batch; tunnels of users no longer usable closed.
   asio::awaitable<void> housekeeping();
   void collect_usage();

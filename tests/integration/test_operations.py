@@ -18,7 +18,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import MIB, Origin, Process, curl, free_port, pattern, run, sha
+from harness import MIB, Origin, Process, curl, free_port, pattern, run, sha, socks5_connect
 
 
 def set_keys(config_path, **values):
@@ -312,6 +312,34 @@ class Operations(unittest.TestCase):
         self.assertIsNotNone(took)
         self.assertIn("new certificate in use", s.log_text())
         print(f"\n  renewed certificate served {took:.1f} s after the files changed")
+
+    def test_memory_budget_refuses_new_streams_until_it_drains(self):
+        s = self.server(memory_budget_mb=2).start()
+        c = self.client(s.first_link)
+        # A destination that accepts and never reads: the upload piles up in the server's mux queue.
+        sink = socket.socket()
+        sink.bind(("127.0.0.1", 0))
+        sink.listen(1)
+        stalled = socks5_connect(c.port, "localhost", sink.getsockname()[1])
+        held, _ = sink.accept()
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.settimeout(0.2)
+        sent = 0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and s.metrics()["culvert_buffered_bytes"] <= 2 * MIB:
+            try:
+                sent += stalled.send(b"\0" * 65536)
+            except socket.timeout:
+                pass
+        self.assertGreater(s.metrics()["culvert_buffered_bytes"], 2 * MIB)
+        self.assertNotEqual(fetch(c.port, self.origin, 1, timeout=10).returncode, 0)
+        self.assertGreaterEqual(s.metrics()['culvert_streams_refused_total{limit="memory"}'], 1)
+        held.close()  # the destination goes away: its queue is dropped
+        stalled.close()
+        sink.close()
+        self.assertIsNotNone(wait_until(lambda: fetch(c.port, self.origin, 1, timeout=10).returncode == 0, 10))
+        print(f"\n  memory budget 2 MiB: {sent >> 20} MiB sent to a stalled destination, new streams refused, "
+              "accepted again once it drained")
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root")
     def test_started_as_root_it_runs_as_the_configured_user(self):

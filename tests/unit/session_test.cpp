@@ -267,6 +267,28 @@ TEST(MuxSession, PaddingShapesTheFirstWritesThenStops) {
   EXPECT_EQ(sizes[2], 16u);
 }
 
+TEST(MuxSession, CountsReceivedBytesUntilTheApplicationReadsThem) {
+  auto before = buffered_bytes();
+  Pair p;
+  auto stream = p.client->open(make_destination("a", 1).value(), as_bytes("hello"));
+  ASSERT_TRUE(stream);
+  auto data = pattern(100000);
+  bool wrote = false;
+  asio::co_spawn(p.io, write_then_fin(**stream, data, wrote), asio::detached);
+  ASSERT_TRUE(p.run_until([&] { return wrote && buffered_bytes() == before + 5 + data.size(); }));
+  Bytes got;
+  bool done = false;
+  asio::co_spawn(p.io, read_all(*p.accepted[0].first, got, done), asio::detached);
+  ASSERT_TRUE(p.run_until([&] { return done; }));
+  EXPECT_EQ(buffered_bytes(), before);
+  // What an application never reads is released with its stream.
+  auto unread = p.client->open(make_destination("a", 1).value(), as_bytes("never read"));
+  ASSERT_TRUE(p.run_until([&] { return p.accepted.size() == 2; }));
+  EXPECT_EQ(buffered_bytes(), before + 10);
+  p.accepted.clear();
+  EXPECT_EQ(buffered_bytes(), before);
+}
+
 // ---- Datagram associations (UDP) ----
 
 asio::awaitable<void> receive_into(Stream& s, std::vector<Datagram>& out, bool& ended) {
