@@ -12,6 +12,7 @@
 #include <map>
 
 #include "core/await.h"
+#include "core/ip_address.h"
 #include "inbound/socks5/codec.h"
 
 namespace culvert {
@@ -19,11 +20,6 @@ namespace {
 
 using asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
-
-asio::ip::address unmapped(const asio::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  return a;
-}
 
 Destination destination_of(const udp::endpoint& endpoint) {
   auto address = unmapped(endpoint.address());

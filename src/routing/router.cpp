@@ -1,18 +1,13 @@
 #include "routing/router.h"
 
 #include <algorithm>
+#include "core/ip_address.h"
 
 namespace culvert::routing {
 namespace {
 
 void add_to(std::vector<std::uint32_t>& rules, std::uint32_t index) {
   if (rules.empty() || rules.back() != index) rules.push_back(index);
-}
-
-asio::ip::address unmapped(const asio::ip::address& address) {
-  if (address.is_v6() && address.to_v6().is_v4_mapped())
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  return address;
 }
 
 }  // namespace

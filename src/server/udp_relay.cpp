@@ -9,17 +9,13 @@
 
 #include "core/address_policy.h"
 #include "core/await.h"
+#include "core/ip_address.h"
 
 namespace culvert {
 namespace {
 
 using asio::ip::udp;
 using namespace asio::experimental::awaitable_operators;
-
-asio::ip::address unmapped(const asio::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  return a;
-}
 
 struct Association {
   udp::socket socket;
