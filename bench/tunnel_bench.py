@@ -21,14 +21,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integ
 import harness  # noqa: E402
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def timed_fetch(args, url):
     start = time.monotonic()
     r = subprocess.run(["curl", "-sS", "--fail", "-o", "/dev/null"] + args + [url], capture_output=True)
@@ -62,13 +54,13 @@ def main():
         url = f"http://127.0.0.1:{origin.port}/bytes/{size}"
         # Memory first, before bulk transfers grow the heaps: one small request sets up the tunnel.
         timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], f"http://127.0.0.1:{origin.port}/bytes/1")
-        base_client, base_server = rss_kib(client.proc.pid), rss_kib(server.proc.pid)
+        base_client, base_server = harness.rss_kib(client.proc.pid), harness.rss_kib(server.proc.pid)
         socks = []
         for _ in range(a.streams):
             s = harness.socks5_connect(client.port, "127.0.0.1", origin.port)
             socks.append(s)
         time.sleep(1.0)  # let the server dial every stream (measurement settling, not synchronisation)
-        open_client, open_server = rss_kib(client.proc.pid), rss_kib(server.proc.pid)
+        open_client, open_server = harness.rss_kib(client.proc.pid), harness.rss_kib(server.proc.pid)
         for s in socks:
             s.close()
         direct, tunnel, plain = [], [], []

@@ -37,6 +37,18 @@ def pattern(n):
     return _patterns[n]
 
 
+def rss_kib(pid):
+    """Resident memory of a process, in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def sha(data):
     return hashlib.sha256(data).hexdigest()
 

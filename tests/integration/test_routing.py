@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from harness import CULVERT, Origin, Process, free_port, run
+from harness import CULVERT, Origin, Process, free_port, rss_kib, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "netns_peers.py")
@@ -29,14 +29,6 @@ CLIENT_IP, SERVER_IP, DOMESTIC_IP, FOREIGN_IP = (f"{NET}.{i}" for i in (1, 2, 3,
 
 def can_run():
     return os.geteuid() == 0 and shutil.which("ip") is not None
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class NsProcess:
