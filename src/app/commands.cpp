@@ -195,6 +195,8 @@ int server_run(const std::string& dir, const std::string& log_level) {
     std::cerr << "culvert: unknown log level \"" << log_level << "\"\n";
     return 2;
   }
+  auto files = raise_open_file_limit();
+  if (files < 4096) spdlog::warn("only {} open files allowed: raise the hard limit (LimitNOFILE) for a busy server", files);
   auto store = open_store(config);
   if (!store) return 1;
   asio::io_context io(1);
@@ -324,6 +326,7 @@ int client_run(const ClientArgs& args) {
     std::cerr << "culvert: unknown log level \"" << config.log_level << "\"\n";
     return 2;
   }
+  raise_open_file_limit();
   asio::io_context io(1);
   Client client(io, config);
   if (!client.start(message)) {

@@ -316,12 +316,19 @@ int lab_link(LabLinkArgs args) {
   running_link = link->get();
   std::signal(SIGINT, stop_link);
   std::signal(SIGTERM, stop_link);
+  // SIGUSR1 cuts the link (a black hole: no packet, no RST), SIGUSR2 restores it.
+  std::signal(SIGUSR1, [](int) {
+    if (running_link) running_link->set_cut(true);
+  });
+  std::signal(SIGUSR2, [](int) {
+    if (running_link) running_link->set_cut(false);
+  });
   std::cout << "ready: " << o.device << " in " << o.namespace_a << " and " << o.namespace_b << std::endl;
   (*link)->run();
   const auto& c = (*link)->counters();
   std::cout << "a->b forwarded " << c.forwarded[0] << " lost " << c.lost[0] << " queue-dropped " << c.queue_drops[0]
             << "\nb->a forwarded " << c.forwarded[1] << " lost " << c.lost[1] << " queue-dropped " << c.queue_drops[1]
-            << std::endl;
+            << "\ncut a->b " << c.cut[0] << " b->a " << c.cut[1] << std::endl;
   running_link = nullptr;
   return 0;
 }

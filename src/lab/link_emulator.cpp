@@ -105,6 +105,10 @@ void LinkEmulator::run() {
         ssize_t n = ::read(fd_[d], buffer.data(), buffer.size());
         if (n <= 0) break;
         auto size = static_cast<std::size_t>(n);
+        if (cut_) {
+          ++counters_.cut[d];
+          continue;
+        }
         if (uniform(random) < dir[d]->loss) {
           ++counters_.lost[d];
           continue;

@@ -32,6 +32,7 @@ struct LinkCounters {
   std::uint64_t forwarded[2] = {0, 0};
   std::uint64_t lost[2] = {0, 0};         // random loss
   std::uint64_t queue_drops[2] = {0, 0};  // drop-tail
+  std::uint64_t cut[2] = {0, 0};          // dropped while the link was cut
 };
 
 class LinkEmulator {
@@ -43,6 +44,9 @@ class LinkEmulator {
   // Forwards until stop() is called from another thread or a signal handler.
   void run();
   void stop() { stopping_ = true; }
+  // Cuts the link (every packet dropped, both ways, no RST: a cable pulled or a black hole) or
+  // restores it. Safe from a signal handler.
+  void set_cut(bool cut) { cut_ = cut; }
   const LinkCounters& counters() const { return counters_; }
 
  private:
@@ -50,6 +54,7 @@ class LinkEmulator {
   LinkOptions options_;
   int fd_[2];
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> cut_{false};
   LinkCounters counters_;
 };
 

@@ -62,9 +62,10 @@ class Process:
         self.port = None
         deadline = time.monotonic() + 30
         line = b""
+        poller = select.poll()  # not select(): descriptors may be above 1024 (flood tests)
+        poller.register(self.proc.stdout, select.POLLIN)
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if ready:
+            if poller.poll(500):
                 line = self.proc.stdout.readline()
                 if line.startswith(b"listening on "):
                     self.port = int(line.strip().rsplit(b":", 1)[1])

@@ -1,0 +1,291 @@
+"""Reliability under hostile load and broken links.
+
+Slowloris (loopback): 5,000 unauthenticated connections dribbling bytes at the server's port while
+a new client connects and transfers.
+
+LinkFaults (needs root): a client and a server in two network namespaces joined by Culvert's own
+link emulator (`culvert lab link`: 150 ms round trip, 2 % loss), which can also cut the link
+(every packet dropped, no RST). A cut for 30 s, a server killed with SIGKILL and restarted, and a
+server that black-holes packets: the client must notice a dead tunnel through its keepalive
+(pings every 15 s, dead after 30 s without a byte), fail the streams it had (never hang them),
+reconnect, and leak no sockets.
+"""
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import CULVERT, MIB, Origin, Process, curl, free_port, pattern, rss_kib, run, sha
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = os.path.join(HERE, "netns_peers.py")
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+def wait_until(check, limit, step=0.1):
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if check():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None
+
+
+class Slowloris(unittest.TestCase):
+    CONNECTIONS = 5000
+
+    def setUp(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard < self.CONNECTIONS + 500:
+            self.skipTest(f"the open-file hard limit ({hard}) is below {self.CONNECTIONS + 500}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        self.tmp = tempfile.mkdtemp(prefix="culvert-slowloris-")
+        self.origin = Origin()
+        self.port = free_port()
+        d = os.path.join(self.tmp, "server")
+        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{self.port}", "--public-host", "127.0.0.1",
+                    "--allow-private", "--no-qr"])
+        self.assertEqual(init.returncode, 0, init.stderr)
+        self.link = init.stdout.strip().splitlines()[-1]
+        self.server = Process(["server", "run", "--dir", d], os.path.join(self.tmp, "server.log"))
+        self.sockets = []
+        self.stop_dribbling = threading.Event()
+
+    def tearDown(self):
+        self.stop_dribbling.set()
+        for s in self.sockets:
+            s.close()
+        self.server.stop()
+        self.origin.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def fetch_through_new_client(self, name):
+        c = Process(["client", self.link, "--listen", "127.0.0.1:0", "--profile", "none"],
+                    os.path.join(self.tmp, name + ".log"))
+        try:
+            start = time.monotonic()
+            r = curl("-x", f"socks5h://127.0.0.1:{c.port}", f"http://localhost:{self.origin.port}/bytes/{MIB}",
+                     timeout=30)
+            took = time.monotonic() - start
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sha(r.stdout), sha(pattern(MIB)))
+            return took
+        finally:
+            c.stop()
+
+    def test_five_thousand_dribbling_connections_do_not_stop_a_new_client(self):
+        pid = self.server.proc.pid
+        # The first tunnel opens the store's WAL files too: the baseline is taken after one.
+        quiet = self.fetch_through_new_client("before")
+        time.sleep(0.5)
+        baseline_fds, baseline_rss = open_fds(pid), rss_kib(pid)
+        # A TLS record header promising a ClientHello, then one byte at a time.
+        for _ in range(self.CONNECTIONS):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            s.setblocking(False)
+            s.send(b"\x16\x03\x01\x02\x00")
+            self.sockets.append(s)
+
+        def dribble():
+            while not self.stop_dribbling.wait(2):
+                for s in self.sockets:
+                    try:
+                        s.send(b"\x01")
+                    except OSError:
+                        pass
+
+        threading.Thread(target=dribble, daemon=True).start()
+        held = wait_until(lambda: open_fds(pid) >= baseline_fds + self.CONNECTIONS, 30)
+        self.assertIsNotNone(held, f"server holds {open_fds(pid) - baseline_fds} of {self.CONNECTIONS}")
+        flooded_rss = rss_kib(pid)
+        times = [self.fetch_through_new_client(f"during{i}") for i in range(3)]
+        self.stop_dribbling.set()
+        for s in self.sockets:
+            s.close()
+        self.sockets = []
+        back = wait_until(lambda: open_fds(pid) <= baseline_fds, 30)
+        per_connection = (flooded_rss - baseline_rss) / self.CONNECTIONS
+        print(f"\n  {self.CONNECTIONS} dribbling connections held; new client + 1 MiB: {quiet:.2f} s before, "
+              f"{max(times):.2f} s at worst during; server RSS {baseline_rss} -> {flooded_rss} KiB "
+              f"({per_connection:.1f} KiB per connection); descriptors back to baseline after "
+              f"{back if back is None else round(back, 2)} s")
+        self.assertLess(max(times), 5.0)
+        self.assertIsNotNone(back, f"server kept {open_fds(pid) - baseline_fds} descriptors")
+
+
+def can_run_netns():
+    return os.geteuid() == 0 and shutil.which("ip") is not None and os.path.exists("/dev/net/tun")
+
+
+CLIENT_IP, SERVER_IP = "10.202.0.1", "10.202.0.2"
+
+
+@unittest.skipUnless(can_run_netns(), "needs root, iproute2 and /dev/net/tun")
+class LinkFaults(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="culvert-faults-")
+        tag = f"cvf{os.getpid() % 100000}"
+        cls.ns = {"client": f"{tag}c", "server": f"{tag}s"}
+        cls.procs = []
+        for ns in cls.ns.values():
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+        cls.link = subprocess.Popen([CULVERT, "lab", "link", "--ns-a", cls.ns["client"], "--ns-b", cls.ns["server"],
+                                     "--delay-ms", "75", "--loss-a-to-b", "0.02", "--loss-b-to-a", "0.02"],
+                                    stdout=subprocess.PIPE, text=True)
+        assert cls.link.stdout.readline().startswith("ready")
+        for ns, addr in ((cls.ns["client"], CLIENT_IP), (cls.ns["server"], SERVER_IP)):
+            for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", f"{addr}/30", "dev", "cvlink0"],
+                        ["ip", "link", "set", "cvlink0", "up"]):
+                subprocess.run(["ip", "netns", "exec", ns] + cmd, check=True)
+        cls.origin_log = os.path.join(cls.tmp, "origin")
+        cls.origin = cls.spawn("server", ["python3", PEERS, "http", SERVER_IP, "8080", cls.origin_log])
+        cls.server_dir = os.path.join(cls.tmp, "server")
+        init = run(["server", "init", "--dir", cls.server_dir, "--listen", f"{SERVER_IP}:8443", "--public-host",
+                    SERVER_IP, "--allow-private", "--no-qr"])
+        assert init.returncode == 0, init.stderr
+        cls.server_link = init.stdout.strip().splitlines()[-1]
+        cls.start_server()
+        cls.client = cls.spawn("client", [CULVERT, "client", cls.server_link, "--listen", "127.0.0.1:1080",
+                                          "--profile", "none"])
+
+    @classmethod
+    def spawn(cls, role, args):
+        p = subprocess.Popen(["ip", "netns", "exec", cls.ns[role]] + args, stdout=subprocess.PIPE,
+                             stderr=open(os.path.join(cls.tmp, f"{role}-{len(cls.procs)}.log"), "ab"))
+        line = p.stdout.readline()
+        assert line.startswith((b"up", b"listening on")), (args, line)
+        threading.Thread(target=p.stdout.read, daemon=True).start()
+        cls.procs.append(p)
+        return p
+
+    @classmethod
+    def start_server(cls):
+        cls.server = cls.spawn("server", [CULVERT, "server", "run", "--dir", cls.server_dir])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.link.send_signal(signal.SIGUSR2)
+        for p in reversed(cls.procs + [cls.link]):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for ns in cls.ns.values():
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.link.send_signal(signal.SIGUSR2)  # every test starts with the link up
+        self.assertIsNotNone(wait_until(self.request_ok, 30), "no request succeeded before the test")
+
+    def curl(self, n, *extra, timeout=120):
+        return subprocess.run(["ip", "netns", "exec", self.ns["client"], "curl", "-sS", "--max-time", str(timeout - 5),
+                               "--proxy", "socks5h://127.0.0.1:1080", *extra, f"http://{SERVER_IP}:8080/bytes/{n}"],
+                              capture_output=True, timeout=timeout)
+
+    def request_ok(self):
+        return self.curl(1, timeout=15).returncode == 0
+
+    def background_download(self, n, rate):
+        result = {}
+
+        def go():
+            start = time.monotonic()
+            result["r"] = self.curl(n, "--limit-rate", rate, timeout=180)
+            result["ended"] = time.monotonic()
+            result["started"] = start
+
+        t = threading.Thread(target=go)
+        t.start()
+        return t, result
+
+    def test_lossy_long_link_carries_transfers_intact(self):
+        start = time.monotonic()
+        r = self.curl(4 * MIB)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"x" * (4 * MIB))
+        print(f"\n  150 ms RTT, 2 % loss each way: 4 MiB intact in {time.monotonic() - start:.1f} s")
+
+    def test_link_cut_for_30_seconds_then_restored(self):
+        fds = open_fds(self.client.pid)
+        t, result = self.background_download(64 * MIB, "200K")
+        time.sleep(2)
+        self.link.send_signal(signal.SIGUSR1)
+        cut_at = time.monotonic()
+        time.sleep(30)
+        self.link.send_signal(signal.SIGUSR2)
+        restored_at = time.monotonic()
+        recovered = wait_until(self.request_ok, 30, 0.2)
+        t.join(180)
+        self.assertFalse(t.is_alive(), "the stream open during the cut hung")
+        r = result["r"]
+        outcome = "completed intact" if r.returncode == 0 and len(r.stdout) == 64 * MIB else f"failed ({r.returncode})"
+        print(f"\n  link cut 30 s: the open stream {outcome} {result['ended'] - cut_at:.1f} s after the cut; "
+              f"new requests succeed {recovered if recovered is None else round(recovered, 2)} s after the restore")
+        self.assertLess(result["ended"] - cut_at, 60)  # failed by the keepalive
+        self.assertIsNotNone(recovered)
+        self.assertLess(recovered, 15)
+        self.assertIsNotNone(wait_until(lambda: open_fds(self.client.pid) <= fds, 20), "client leaked descriptors")
+
+    def test_server_killed_and_restarted(self):
+        # Larger than the client's window and buffers: still in flight when the server dies.
+        t, result = self.background_download(64 * MIB, "2M")
+        time.sleep(2)
+        self.server.kill()
+        self.server.wait()
+        killed_at = time.monotonic()
+        t.join(60)
+        self.assertFalse(t.is_alive(), "the stream open when the server died hung")
+        self.assertNotEqual(result["r"].returncode, 0)
+        failed_after = result["ended"] - killed_at
+        type(self).start_server()
+        restarted_at = time.monotonic()
+        recovered = wait_until(self.request_ok, 30, 0.2)
+        print(f"\n  server SIGKILLed: open stream failed after {failed_after:.2f} s; after the restart new "
+              f"requests succeed within {recovered if recovered is None else round(recovered, 2)} s")
+        self.assertLess(failed_after, 20)  # after the bytes already delivered to the client are read
+        self.assertIsNotNone(recovered)
+        self.assertLess(recovered, 10)
+
+    def test_black_holed_server_is_detected_by_keepalive(self):
+        fds = open_fds(self.client.pid)
+        t, result = self.background_download(64 * MIB, "200K")
+        time.sleep(2)
+        self.link.send_signal(signal.SIGUSR1)  # no packets, no RST: a black hole
+        holed_at = time.monotonic()
+        t.join(120)
+        self.assertFalse(t.is_alive(), "the stream open during the black hole hung")
+        self.assertNotEqual(result["r"].returncode, 0)
+        detected = result["ended"] - holed_at
+        # New requests while the server is unreachable fail within the connect limit, not forever.
+        start = time.monotonic()
+        self.assertNotEqual(self.curl(1, timeout=60).returncode, 0)
+        refused_in = time.monotonic() - start
+        self.link.send_signal(signal.SIGUSR2)
+        recovered = wait_until(self.request_ok, 30, 0.2)
+        print(f"\n  black hole: open stream failed {detected:.1f} s in (keepalive: dead after 30 s); a new request "
+              f"failed after {refused_in:.1f} s; after the repair requests succeed within "
+              f"{recovered if recovered is None else round(recovered, 2)} s")
+        self.assertLess(detected, 50)
+        self.assertIsNotNone(recovered)
+        self.assertIsNotNone(wait_until(lambda: open_fds(self.client.pid) <= fds, 20), "client leaked descriptors")
+
+
+if __name__ == "__main__":
+    unittest.main()
