@@ -318,6 +318,8 @@ int client_run(const ClientArgs& args) {
   if (!args.dns_listen.empty()) config.dns.listen = args.dns_listen;
   if (args.fake_ip) config.dns.fake_ip = true;
   if (!args.geoip.empty()) config.geoip = args.geoip;
+  if (args.max_tunnels) config.max_tunnels = args.max_tunnels;
+  if (args.streams_per_tunnel) config.streams_per_tunnel = args.streams_per_tunnel;
   if (auto valid = validate_client_config(config, message); !valid) {
     std::cerr << "culvert: " << message << "\n";
     return 2;

@@ -30,6 +30,8 @@ struct ClientArgs {
   std::string dns_listen;
   bool fake_ip = false;
   std::string geoip;
+  std::size_t max_tunnels = 0;         // 0: the config's (default 4)
+  std::size_t streams_per_tunnel = 0;  // 0: the config's (default 128)
 };
 int client_run(const ClientArgs& args);
 

@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
   client->add_option("--dns", client_args.dns_listen, "Run the DNS server on this address (e.g. 127.0.0.1:5353)");
   client->add_flag("--fake-ip", client_args.fake_ip, "DNS answers proxied names with fake IPs (198.18.0.0/15)");
   client->add_option("--geoip", client_args.geoip, "MaxMind .mmdb country database for GeoIP rules");
+  client->add_option("--max-tunnels", client_args.max_tunnels, "Tunnels per server (default 4)");
+  client->add_option("--streams-per-tunnel", client_args.streams_per_tunnel,
+                     "Streams a tunnel takes before another is opened (default 128)");
 
   auto* lab = app.add_subcommand("lab", "The censor emulator: classify, relay, fingerprint");
   lab->require_subcommand(1);

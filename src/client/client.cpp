@@ -17,6 +17,8 @@ namespace culvert {
 Client::Client(asio::io_context& io, ClientConfig config, ClientOptions options)
     : io_(io), config_(std::move(config)), options_(options), acceptor_(io) {
   options_.pool.padding = config_.padding ? options_.pool.padding : mux::PaddingPolicy::off();
+  options_.pool.max_tunnels = config_.max_tunnels;
+  options_.pool.streams_per_tunnel = config_.streams_per_tunnel;
   outbounds_ = std::make_unique<Outbounds>(io.get_executor(), config_, options_.pool);
 }
 

@@ -209,6 +209,9 @@ Result<ClientConfig> parse_client_config(std::string_view text, const std::strin
   if (auto v = t["listen"].value<std::string>()) c.listen = *v;
   if (auto v = t["log_level"].value<std::string>()) c.log_level = *v;
   if (auto v = t["padding"].value<bool>()) c.padding = *v;
+  if (auto v = t["max_tunnels"].value<std::int64_t>()) c.max_tunnels = *v > 0 ? static_cast<std::size_t>(*v) : 0;
+  if (auto v = t["streams_per_tunnel"].value<std::int64_t>())
+    c.streams_per_tunnel = *v > 0 ? static_cast<std::size_t>(*v) : 0;
   auto ms = [&](const toml::node_view<toml::node>& node, std::chrono::milliseconds& out) {
     if (!node) return true;
     auto v = node.value<std::int64_t>();
@@ -327,6 +330,10 @@ Result<void> validate_client_config(ClientConfig& c, std::string& message) {
   }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
     message = "log_level must be debug, info, warn or error";
+    return fail(Errc::bad_config);
+  }
+  if (c.max_tunnels < 1 || c.max_tunnels > 1000 || c.streams_per_tunnel < 1 || c.streams_per_tunnel > 4096) {
+    message = "max_tunnels must be 1-1000 and streams_per_tunnel 1-4096";
     return fail(Errc::bad_config);
   }
   if (c.servers.empty()) {

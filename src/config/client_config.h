@@ -45,6 +45,9 @@ struct ClientConfig {
   std::string listen = "127.0.0.1:1080";  // SOCKS5, HTTP proxy and /proxy.pac
   std::string log_level = "info";
   bool padding = true;
+  // Tunnels per server, and the streams a tunnel takes before another is opened.
+  std::size_t max_tunnels = 4;
+  std::size_t streams_per_tunnel = 128;
   std::vector<ServerEntry> servers;
   std::vector<GroupConfig> groups;
   DnsConfig dns;

@@ -125,6 +125,160 @@ class Slowloris(unittest.TestCase):
         self.assertIsNotNone(back, f"server kept {open_fds(pid) - baseline_fds} descriptors")
 
 
+ASYNC_ORIGIN = r"""
+import asyncio, sys
+async def handle(reader, writer):
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        _, size, seed = head.split(b" ")[1].decode().split("/")[1:4]
+        n = int(size)
+        body = (("%08d" % int(seed)).encode() * (n // 8 + 1))[:n]
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % n + body)
+        await writer.drain()
+    except Exception:
+        pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=8192)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def expected_body(size, seed):
+    return (("%08d" % seed).encode() * (size // 8 + 1))[:size]
+
+
+class Load(unittest.TestCase):
+    """10,000 concurrent streams: over 100 tunnels, and over 1,000 tunnels of 10 streams."""
+
+    CLIENTS = 25
+    STREAMS = 10000
+    BODY = 16 * 1024
+
+    def setUp(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard < self.STREAMS + 2000:
+            self.skipTest(f"the open-file hard limit ({hard}) is below {self.STREAMS + 2000}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        self.tmp = tempfile.mkdtemp(prefix="culvert-load-")
+        self.origin = subprocess.Popen(["python3", "-c", ASYNC_ORIGIN], stdout=subprocess.PIPE, text=True)
+        self.origin_port = int(self.origin.stdout.readline())
+        d = os.path.join(self.tmp, "server")
+        self.port, self.admin_port = free_port(), free_port()
+        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{self.port}", "--public-host", "127.0.0.1",
+                    "--allow-private", "--no-qr"])
+        self.assertEqual(init.returncode, 0, init.stderr)
+        self.link = init.stdout.strip().splitlines()[-1]
+        config = os.path.join(d, "config.toml")
+        with open(config) as f:
+            text = f.read()
+        with open(config, "w") as f:
+            f.write(text.replace('admin_listen = "127.0.0.1:9190"', f'admin_listen = "127.0.0.1:{self.admin_port}"'))
+        self.token_file = os.path.join(d, "admin.token")
+        self.server = Process(["server", "run", "--dir", d], os.path.join(self.tmp, "server.log"))
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.stop()
+        self.server.stop()
+        self.origin.terminate()
+        self.origin.wait(10)
+        self.origin.stdout.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def metrics(self):
+        import urllib.request
+        with open(self.token_file) as f:
+            token = f.read().strip()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/metrics",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            values = {}
+            for line in r.read().decode().splitlines():
+                if line and not line.startswith("#"):
+                    name, value = line.rsplit(" ", 1)
+                    values[name] = float(value)
+            return values
+
+    def run_load(self, name, *client_args):
+        import asyncio
+        import struct
+        for i in range(self.CLIENTS):
+            self.clients.append(Process(["client", self.link, "--listen", "127.0.0.1:0", "--profile", "none",
+                                         "--log-level", "warn", *client_args], os.path.join(self.tmp, f"{name}{i}.log")))
+        pids = [c.proc.pid for c in self.clients]
+        server_pid = self.server.proc.pid
+        base_fds = {p: open_fds(p) for p in pids + [server_pid]}
+        base_rss = {p: rss_kib(p) for p in pids + [server_pid]}
+        per_client = self.STREAMS // self.CLIENTS
+        target = b"localhost"
+
+        async def open_stream(port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"\x05\x01\x00")
+            await reader.readexactly(2)
+            writer.write(b"\x05\x01\x00\x03" + bytes([len(target)]) + target + struct.pack(">H", self.origin_port))
+            await reader.readexactly(10)
+            return reader, writer
+
+        async def open_for(client):
+            streams = []
+            for _ in range(per_client):
+                streams.append(await open_stream(client.port))
+                # The client sends OPEN after 20 ms without first bytes: one at a time, so each
+                # stream goes where the pool's accounting says.
+                await asyncio.sleep(0.03)
+            return streams
+
+        async def transfer(index, stream):
+            reader, writer = stream
+            writer.write(f"GET /bytes/{self.BODY}/{index} HTTP/1.1\r\nHost: o\r\n\r\n".encode())
+            data = await reader.read(-1)
+            writer.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            return body == expected_body(self.BODY, index)
+
+        async def main():
+            opened_at = time.monotonic()
+            groups = await asyncio.gather(*(open_for(c) for c in self.clients))
+            streams = [s for g in groups for s in g]
+            opened = time.monotonic() - opened_at
+            time.sleep(1)  # let the last OPEN frames arrive
+            m = self.metrics()
+            held_rss = {p: rss_kib(p) for p in pids + [server_pid]}
+            started = time.monotonic()
+            results = await asyncio.gather(*(transfer(i, s) for i, s in enumerate(streams)))
+            return opened, m, held_rss, sum(results), time.monotonic() - started
+
+        opened, m, held_rss, intact, seconds = asyncio.run(main())
+        tunnels, streams_open = m["culvert_tunnels_open"], m["culvert_streams_open"]
+        server_per_stream = (held_rss[server_pid] - base_rss[server_pid]) / self.STREAMS
+        client_per_stream = sum(held_rss[p] - base_rss[p] for p in pids) / self.STREAMS
+        fds_back = wait_until(lambda: all(open_fds(p) <= base_fds[p] + 45 for p in pids) and
+                              open_fds(server_pid) <= base_fds[server_pid] + tunnels + 5, 30)
+        leftover = {p: open_fds(p) - base_fds[p] for p in pids + [server_pid]}
+        print(f"\n  {name}: {int(streams_open)} streams over {int(tunnels)} tunnels opened in {opened:.1f} s; "
+              f"{intact} of {self.STREAMS} transfers of {self.BODY // 1024} KiB intact in {seconds:.1f} s; RSS per "
+              f"open stream: server {server_per_stream:.1f} KiB, clients {client_per_stream:.1f} KiB; descriptors "
+              f"back {'within ' + str(round(fds_back, 1)) + ' s' if fds_back is not None else 'NOT back'}")
+        self.assertEqual(intact, self.STREAMS)
+        self.assertEqual(streams_open, self.STREAMS)
+        self.assertIsNotNone(fds_back, f"descriptors left over: {leftover}")
+        return tunnels
+
+    def test_ten_thousand_streams_over_one_hundred_tunnels(self):
+        tunnels = self.run_load("100x100", "--max-tunnels", "4", "--streams-per-tunnel", "100")
+        self.assertEqual(tunnels, 100)
+
+    def test_one_thousand_tunnels_of_ten_streams(self):
+        tunnels = self.run_load("1000x10", "--max-tunnels", "40", "--streams-per-tunnel", "10")
+        self.assertEqual(tunnels, 1000)
+
+
 def can_run_netns():
     return os.geteuid() == 0 and shutil.which("ip") is not None and os.path.exists("/dev/net/tun")
 
