@@ -279,6 +279,87 @@ class Load(unittest.TestCase):
         self.assertEqual(tunnels, 1000)
 
 
+class SlowReader(unittest.TestCase):
+    """An application that stops reading while its origin sends 1 GiB."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="culvert-slow-")
+        self.origin = Origin()
+        d = os.path.join(self.tmp, "server")
+        port = free_port()
+        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{port}", "--public-host", "127.0.0.1",
+                    "--allow-private", "--no-qr"])
+        self.assertEqual(init.returncode, 0, init.stderr)
+        self.server = Process(["server", "run", "--dir", d], os.path.join(self.tmp, "server.log"))
+        self.client = Process(["client", init.stdout.strip().splitlines()[-1], "--listen", "127.0.0.1:0",
+                               "--profile", "none"], os.path.join(self.tmp, "client.log"))
+        self.sent = 0
+        self.done = threading.Event()
+        self.sender = socket.socket()
+        self.sender.bind(("127.0.0.1", 0))
+        self.sender.listen(1)
+        threading.Thread(target=self.send_a_gibibyte, daemon=True).start()
+
+    def tearDown(self):
+        self.done.set()
+        self.client.stop()
+        self.server.stop()
+        self.origin.close()
+        self.sender.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def send_a_gibibyte(self):
+        try:
+            conn, _ = self.sender.accept()
+        except OSError:
+            return
+        chunk = b"\0" * 65536
+        conn.settimeout(0.5)
+        while self.sent < 1 << 30 and not self.done.is_set():
+            try:
+                self.sent += conn.send(chunk)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        conn.close()
+
+    def download_rate(self):
+        start = time.monotonic()
+        r = curl("-x", f"socks5h://127.0.0.1:{self.client.port}", f"http://localhost:{self.origin.port}/bytes/{64 * MIB}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout), 64 * MIB)
+        return 64 / (time.monotonic() - start)
+
+    def test_stalled_reader_is_bounded_and_the_tunnel_keeps_serving(self):
+        from harness import socks5_connect
+        before_rate = self.download_rate()
+        pids = {"client": self.client.proc.pid, "server": self.server.proc.pid}
+        base = {k: rss_kib(p) for k, p in pids.items()}
+        stalled = socks5_connect(self.client.port, "localhost", self.sender.getsockname()[1])
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        # Let the pipeline fill until the origin can send no more.
+        last = -1
+        while last != self.sent:
+            last = self.sent
+            time.sleep(1.5)
+        plateau = self.sent
+        held = {k: rss_kib(p) - base[k] for k, p in pids.items()}
+        during_rate = self.download_rate()  # another stream on the same tunnel
+        time.sleep(1)
+        self.assertEqual(self.sent, plateau, "the origin kept sending: no back-pressure")
+        print(f"\n  stalled reader: origin stopped after {plateau / MIB:.1f} MiB of 1024; RSS held: client "
+              f"{held['client'] / 1024:.1f} MiB, server {held['server'] / 1024:.1f} MiB; another stream on the same "
+              f"tunnel: {during_rate:.0f} MiB/s (before: {before_rate:.0f} MiB/s)")
+        # The stream window (8 MiB) plus kernel socket buffers on each hop bound what is in flight.
+        self.assertLess(plateau, 64 * MIB)
+        if os.environ.get("CULVERT_SANITIZED") != "1":
+            self.assertLess(held["client"], 16 * 1024)  # KiB: the 8 MiB window plus allocator slack
+            self.assertLess(held["server"], 8 * 1024)
+        self.assertGreater(during_rate, before_rate / 3)
+        stalled.close()
+
+
 def can_run_netns():
     return os.geteuid() == 0 and shutil.which("ip") is not None and os.path.exists("/dev/net/tun")
 
