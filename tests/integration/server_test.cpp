@@ -276,8 +276,10 @@ TEST_F(ServerTest, RefusedDestinationResetsTheStreamNotTheTunnel) {
 }
 
 // A stateful fuzz against the live server: authenticated tunnels that then send random and mutated
-// frame sequences. Each may only end its own tunnel; a control tunnel keeps working throughout and
-// no tunnel is left behind.
+// frame sequences, datagram associations and datagrams included. Each may only end its own tunnel;
+// a control tunnel keeps working throughout and no tunnel is left behind. Datagrams only ever name
+// and OPENs only ever name 127.0.0.1 (or no valid address at all): a fuzzer must not send traffic
+// anywhere else.
 TEST_F(ServerTest, RandomFrameSequencesAffectOnlyTheirOwnTunnel) {
   run([&]() -> asio::awaitable<void> {
     using namespace asio::experimental::awaitable_operators;
@@ -294,8 +296,17 @@ TEST_F(ServerTest, RandomFrameSequencesAffectOnlyTheirOwnTunnel) {
       Bytes wire = tls::make_preamble(alice_.credential, exporter, mux::kVersion);
       std::uint32_t next_id = 1;
       for (std::uint32_t i = 0, frames = 1 + pick(12); i < frames; ++i) {
-        auto type = static_cast<mux::FrameType>(1 + pick(8));
+        auto type = static_cast<mux::FrameType>(1 + pick(9));
         Bytes payload(pick(64), static_cast<std::uint8_t>(pick(256)));
+        if (type == mux::FrameType::datagram || type == mux::FrameType::open) {
+          Bytes datagram;
+          if (pick(2))
+            encode_destination(make_destination("127.0.0.1", 9).value(), datagram);
+          else
+            datagram.push_back(0);  // no address type: a protocol error
+          datagram.insert(datagram.end(), payload.begin(), payload.end());
+          payload = datagram;
+        }
         std::uint32_t id = pick(4) == 0 ? pick(10) : next_id;
         if (type == mux::FrameType::open && pick(2)) {
           auto open = open_frame(next_id, "x");
@@ -303,7 +314,7 @@ TEST_F(ServerTest, RandomFrameSequencesAffectOnlyTheirOwnTunnel) {
           next_id += 2;
           continue;
         }
-        mux::encode_frame(type, static_cast<std::uint8_t>(pick(2)), id, payload, wire);
+        mux::encode_frame(type, static_cast<std::uint8_t>(pick(4)), id, payload, wire);
       }
       if (pick(3) == 0)
         wire[tls::kPreambleSize + pick(static_cast<std::uint32_t>(wire.size() - tls::kPreambleSize))] ^= 0x5a;
