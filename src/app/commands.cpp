@@ -196,7 +196,8 @@ int server_run(const std::string& dir, const std::string& log_level) {
     return 2;
   }
   auto files = raise_open_file_limit();
-  if (files < 4096) spdlog::warn("only {} open files allowed: raise the hard limit (LimitNOFILE) for a busy server", files);
+  if (files < 4096)
+    spdlog::warn("only {} open files allowed: raise the hard limit (LimitNOFILE) for a busy server", files);
   auto store = open_store(config);
   if (!store) return 1;
   asio::io_context io(1);
