@@ -204,7 +204,7 @@ class Load(unittest.TestCase):
                     values[name] = float(value)
             return values
 
-    def run_load(self, name, *client_args):
+    def run_load(self, name, streams_per_tunnel, *client_args):
         import asyncio
         import struct
         for i in range(self.CLIENTS):
@@ -225,13 +225,27 @@ class Load(unittest.TestCase):
             await reader.readexactly(10)
             return reader, writer
 
+        expected_tunnels = [0]
+
+        async def tunnels_reach(count):
+            # A stream that starts a new tunnel waits for it (as the client's pool does), so the
+            # next stream goes to the least-loaded open tunnel however slow handshakes are (ASan).
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if (await asyncio.to_thread(self.metrics))["culvert_tunnels_open"] >= count:
+                    return
+                await asyncio.sleep(0.05)
+
         async def open_for(client):
             streams = []
-            for _ in range(per_client):
+            for i in range(per_client):
                 streams.append(await open_stream(client.port))
                 # The client sends OPEN after 20 ms without first bytes: one at a time, so each
                 # stream goes where the pool's accounting says.
                 await asyncio.sleep(0.03)
+                if i % streams_per_tunnel == 0:
+                    expected_tunnels[0] += 1
+                    await tunnels_reach(expected_tunnels[0])
             return streams
 
         async def transfer(index, stream):
@@ -263,19 +277,22 @@ class Load(unittest.TestCase):
         leftover = {p: open_fds(p) - base_fds[p] for p in pids + [server_pid]}
         print(f"\n  {name}: {int(streams_open)} streams over {int(tunnels)} tunnels opened in {opened:.1f} s; "
               f"{intact} of {self.STREAMS} transfers of {self.BODY // 1024} KiB intact in {seconds:.1f} s; RSS per "
-              f"open stream: server {server_per_stream:.1f} KiB, clients {client_per_stream:.1f} KiB; descriptors "
-              f"back {'within ' + str(round(fds_back, 1)) + ' s' if fds_back is not None else 'NOT back'}")
+              f"open stream: server {server_per_stream:.1f} KiB, clients {client_per_stream:.1f} KiB; server "
+              f"descriptors {base_fds[server_pid]} before, {base_fds[server_pid] + leftover[server_pid]} after "
+              f"(the {int(tunnels)} tunnels stay open), clients {sum(base_fds[p] for p in pids)} before, "
+              f"{sum(base_fds[p] + leftover[p] for p in pids)} after; "
+              f"{'back within ' + str(round(fds_back, 1)) + ' s' if fds_back is not None else 'NOT back'}")
         self.assertEqual(intact, self.STREAMS)
         self.assertEqual(streams_open, self.STREAMS)
         self.assertIsNotNone(fds_back, f"descriptors left over: {leftover}")
         return tunnels
 
     def test_ten_thousand_streams_over_one_hundred_tunnels(self):
-        tunnels = self.run_load("100x100", "--max-tunnels", "4", "--streams-per-tunnel", "100")
+        tunnels = self.run_load("100x100", 100, "--max-tunnels", "4", "--streams-per-tunnel", "100")
         self.assertEqual(tunnels, 100)
 
     def test_one_thousand_tunnels_of_ten_streams(self):
-        tunnels = self.run_load("1000x10", "--max-tunnels", "40", "--streams-per-tunnel", "10")
+        tunnels = self.run_load("1000x10", 10, "--max-tunnels", "40", "--streams-per-tunnel", "10")
         self.assertEqual(tunnels, 1000)
 
 
