@@ -69,6 +69,20 @@ bool write_private_file(const std::string& path, const std::string& contents) {
   return static_cast<bool>(out);
 }
 
+int print_link(const ServerConfig& config, const User& user, bool qr) {
+  auto link = admin::share_link(config, user);
+  if (!link) {
+    std::cerr << "culvert: cannot read "
+              << config.path(config.transport == "borrow" ? config.static_key : config.certificate) << "\n";
+    return 1;
+  }
+  if (qr) std::cout << render_qr(*link);
+  std::cout << *link << std::endl;
+  return 0;
+}
+
+}  // namespace
+
 bool load_config(const std::string& dir, ServerConfig& config) {
   std::string message;
   auto loaded = load_server_config(dir, message);
@@ -89,20 +103,6 @@ std::unique_ptr<UserStore> open_store(const ServerConfig& config) {
   }
   return std::move(*store);
 }
-
-int print_link(const ServerConfig& config, const User& user, bool qr) {
-  auto link = admin::share_link(config, user);
-  if (!link) {
-    std::cerr << "culvert: cannot read "
-              << config.path(config.transport == "borrow" ? config.static_key : config.certificate) << "\n";
-    return 1;
-  }
-  if (qr) std::cout << render_qr(*link);
-  std::cout << *link << std::endl;
-  return 0;
-}
-
-}  // namespace
 
 bool setup_logging(const std::string& level) {
   auto parsed = spdlog::level::from_str(level);

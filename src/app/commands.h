@@ -1,7 +1,11 @@
 // The subcommands behind the CLI. Each returns the process exit code and prints its own errors.
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "config/server_config.h"
+#include "store/user_store.h"
 
 namespace culvert::app {
 
@@ -34,6 +38,11 @@ struct ClientArgs {
   std::size_t streams_per_tunnel = 0;  // 0: the config's (default 128)
 };
 int client_run(const ClientArgs& args);
+
+// The data directory's config.toml, or false after printing why.
+bool load_config(const std::string& dir, ServerConfig& config);
+// The user store the configuration names (SQLite or PostgreSQL), or null after printing why.
+std::unique_ptr<UserStore> open_store(const ServerConfig& config);
 
 // Sets up spdlog on stderr at `level` (debug, info, warn, error). Returns false for an unknown level.
 bool setup_logging(const std::string& level);

@@ -12,6 +12,7 @@
 #include <sstream>
 #include "core/await.h"
 
+#include "core/file.h"
 #include "core/tcp_stream.h"
 #include "lab/client_hello.h"
 #include "lab/flow.h"
@@ -32,35 +33,26 @@
 namespace culvert::app {
 namespace {
 
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
-
 bool load_blocklist(const std::string& path, lab::Blocklist& list) {
   if (path.empty()) return true;
-  std::string text;
-  if (!read_file(path, text)) {
+  auto text = read_file(path);
+  if (!text) {
     std::cerr << "culvert: cannot read blocklist " << path << "\n";
     return false;
   }
-  list = lab::Blocklist::parse(text);
+  list = lab::Blocklist::parse(*text);
   return true;
 }
 
 }  // namespace
 
 int lab_classify(const std::string& flow_file, const std::string& blocklist_file) {
-  std::string text;
-  if (!read_file(flow_file, text)) {
+  auto text = read_file(flow_file);
+  if (!text) {
     std::cerr << "culvert: cannot read " << flow_file << "\n";
     return 1;
   }
-  auto flow = lab::parse_flow(text);
+  auto flow = lab::parse_flow(*text);
   if (!flow) {
     std::cerr << "culvert: " << flow_file << " is not a flow file (lines of \"C|S <ms> <hex>\")\n";
     return 2;
@@ -72,12 +64,12 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
 }
 
 int lab_fingerprint(const std::string& hello_file) {
-  std::string bytes;
-  if (!read_file(hello_file, bytes)) {
+  auto bytes = read_file(hello_file);
+  if (!bytes) {
     std::cerr << "culvert: cannot read " << hello_file << "\n";
     return 1;
   }
-  auto hello = lab::parse_client_hello(as_bytes(bytes));
+  auto hello = lab::parse_client_hello(as_bytes(*bytes));
   if (!hello) {
     std::cerr << "culvert: " << hello_file << " does not start with a TLS ClientHello\n";
     return 2;
@@ -188,21 +180,21 @@ lab::ProbeOptions probe_options(const LabProbeArgs& args, bool& ok) {
   o.timeout = std::chrono::milliseconds(args.timeout_ms);
   ok = true;
   if (!args.replay_file.empty()) {
-    std::string text;
-    if (!read_file(args.replay_file, text)) {
+    auto text = read_file(args.replay_file);
+    if (!text) {
       std::cerr << "culvert: cannot read " << args.replay_file << "\n";
       ok = false;
       return o;
     }
     // A flow file (from lab relay --record) replays its first client segment; anything else is raw.
-    if (auto flow = lab::parse_flow(text); flow && !flow->empty()) {
+    if (auto flow = lab::parse_flow(*text); flow && !flow->empty()) {
       for (const auto& seg : *flow)
         if (seg.direction == lab::Direction::client_to_server && !seg.bytes.empty()) {
           o.replay = seg.bytes;
           break;
         }
     } else {
-      o.replay = Bytes(text.begin(), text.end());
+      o.replay = Bytes(text->begin(), text->end());
     }
   }
   return o;

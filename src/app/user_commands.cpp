@@ -4,6 +4,7 @@
 
 #include "admin/qr.h"
 #include "admin/users.h"
+#include "app/commands.h"
 #include "config/server_config.h"
 
 namespace culvert::app {
@@ -26,20 +27,9 @@ struct Context {
   bool ok = false;
 
   explicit Context(const std::string& dir) {
-    std::string message;
-    auto loaded = load_server_config(dir, message);
-    if (!loaded) {
-      std::cerr << "culvert: " << message << "\n";
-      return;
-    }
-    config = std::move(*loaded);
-    auto opened = admin::open_store(config, message);
-    if (!opened) {
-      std::cerr << "culvert: " << message << "\n";
-      return;
-    }
-    store = std::move(*opened);
-    ok = true;
+    if (!load_config(dir, config)) return;
+    store = open_store(config);
+    ok = store != nullptr;
   }
 };
 

@@ -34,9 +34,6 @@ class Client {
   std::optional<asio::ip::udp::endpoint> dns_endpoint() const;
   void stop();
 
-  Outbounds& outbounds() { return *outbounds_; }
-  const std::string& pac() const { return *handlers_->pac; }
-
  private:
   asio::awaitable<void> accept_loop();
 

@@ -30,7 +30,6 @@ class Dispatcher {
 
   Outbounds& outbounds() { return outbounds_; }
   dns::FakeIpPool* fake_ip() { return fake_ip_; }
-  const routing::Router& router() const { return *router_; }
 
  private:
   std::shared_ptr<const routing::Router> router_;

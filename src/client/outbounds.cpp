@@ -72,14 +72,6 @@ void Outbounds::stop() {
   for (auto& server : servers_) server.pool->close_all();
 }
 
-std::string Outbounds::current(const std::string& name) const {
-  for (const auto& g : groups_)
-    if (g.config.name == name) return servers_[g.current].name;
-  for (const auto& s : servers_)
-    if (s.name == name) return s.name;
-  return {};
-}
-
 std::vector<std::size_t> Outbounds::candidates(const Group& group) const {
   if (group.config.kind == GroupConfig::Kind::select) return {group.current};
   // The current choice, then the other healthy members, then the ones marked down (they may be

@@ -37,9 +37,6 @@ class Outbounds {
   // A datagram association through outbound `name`.
   asio::awaitable<Result<std::unique_ptr<mux::Stream>>> open_datagram(const std::string& name);
 
-  // The server a group uses now (a server's own name for a server); "" when unknown.
-  std::string current(const std::string& name) const;
-
  private:
   struct Server {
     std::string name;

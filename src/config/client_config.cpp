@@ -4,25 +4,16 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <set>
 #include <sstream>
 
+#include "core/file.h"
 #include "core/tcp_stream.h"
 #include "routing/profiles.h"
 #include "routing/rule_list.h"
 
 namespace culvert {
 namespace {
-
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream text;
-  text << in.rdbuf();
-  out = text.str();
-  return true;
-}
 
 // A string or an array of strings.
 bool strings(const toml::node_view<const toml::node>& node, std::vector<std::string>& out) {
@@ -119,14 +110,14 @@ Result<routing::Rule> parse_rule(const toml::table& t, std::size_t number, const
                    return s == "socks" || s == "http" || s == "dns";
                  }) &&
             take("rule_set", [&](const std::string& s) {
-              std::string text;
               auto path = resolve_path(base_dir, s);
-              if (!read_file(path, text)) {
+              auto text = read_file(path);
+              if (!text) {
                 message = where + "cannot read rule set " + path;
                 return false;
               }
               routing::RuleListStats stats;
-              if (!routing::parse_rule_list(text, rule, stats)) {
+              if (!routing::parse_rule_list(*text, rule, stats)) {
                 message =
                     where + "rule set " + path + " line " + std::to_string(stats.first_bad_line) + " is malformed";
                 return false;
@@ -184,13 +175,13 @@ Result<routing::Rule> parse_rule(const toml::table& t, std::size_t number, const
 }  // namespace
 
 Result<ClientConfig> load_client_config(const std::string& path, std::string& message) {
-  std::string text;
-  if (!read_file(path, text)) {
+  auto text = read_file(path);
+  if (!text) {
     message = "cannot read " + path;
     return fail(Errc::bad_config);
   }
   auto slash = path.rfind('/');
-  auto config = parse_client_config(text, slash == std::string::npos ? "." : path.substr(0, slash), message);
+  auto config = parse_client_config(*text, slash == std::string::npos ? "." : path.substr(0, slash), message);
   if (!config) message = path + ": " + message;
   return config;
 }

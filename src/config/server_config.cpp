@@ -2,9 +2,9 @@
 
 #include <toml++/toml.h>
 
-#include <fstream>
 #include <sstream>
 
+#include "core/file.h"
 #include "core/tcp_stream.h"
 
 namespace culvert {
@@ -16,14 +16,12 @@ std::string ServerConfig::path(const std::string& relative) const {
 
 Result<ServerConfig> load_server_config(const std::string& data_dir, std::string& message) {
   std::string source = data_dir + "/config.toml";
-  std::ifstream in(source, std::ios::binary);
-  if (!in) {
+  auto text = read_file(source);
+  if (!text) {
     message = "cannot read " + source + " (run `culvert server init --dir " + data_dir + "` first?)";
     return fail(Errc::bad_config);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_server_config(text.str(), data_dir, source, message);
+  return parse_server_config(*text, data_dir, source, message);
 }
 
 Result<ServerConfig> parse_server_config(std::string_view text, const std::string& data_dir, const std::string& source,

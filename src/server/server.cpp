@@ -10,12 +10,11 @@
 #include <asio/use_awaitable.hpp>
 #include "core/await.h"
 #include "core/congestion.h"
+#include "core/file.h"
 
 #include <openssl/crypto.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include "core/dialer.h"
 #include "core/relay.h"
 #include "core/tcp_stream.h"
@@ -156,10 +155,7 @@ Result<void> Server::reload(ServerConfig fresh, std::string& message) {
 
 Result<void> Server::resolve_dns_resolver(std::string& message) {
   if (config_.dns_resolver.empty()) {
-    std::ifstream resolv("/etc/resolv.conf");
-    std::stringstream text;
-    text << resolv.rdbuf();
-    dns_resolver_ = first_nameserver(text.str());
+    dns_resolver_ = first_nameserver(read_file("/etc/resolv.conf").value_or(""));
     if (!dns_resolver_) spdlog::warn("no nameserver in /etc/resolv.conf: clients' tunnel DNS queries are dropped");
     return {};
   }

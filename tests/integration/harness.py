@@ -49,6 +49,38 @@ def rss_kib(pid):
     return 0
 
 
+def wait_until(check, limit, step=0.1):
+    """Seconds until check() was true, polling every `step`; None if it never was within `limit`."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if check():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None
+
+
+def init_server(directory, port, host="127.0.0.1"):
+    """`culvert server init` for HOST:PORT (private destinations allowed); returns the first link."""
+    init = run(["server", "init", "--dir", directory, "--listen", f"{host}:{port}", "--public-host", host,
+                "--allow-private", "--no-qr"])
+    assert init.returncode == 0, init.stderr
+    return init.stdout.strip().splitlines()[-1]
+
+
+def scrape_metrics(admin_port, token):
+    """The server's /metrics as {"name{labels}": value}."""
+    import urllib.request
+    request = urllib.request.Request(f"http://127.0.0.1:{admin_port}/metrics",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        values = {}
+        for line in response.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+
 def sha(data):
     return hashlib.sha256(data).hexdigest()
 

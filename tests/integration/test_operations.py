@@ -18,7 +18,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import MIB, Origin, Process, curl, free_port, pattern, run, sha, socks5_connect
+from harness import (MIB, Origin, Process, curl, free_port, init_server, pattern, run, scrape_metrics, sha,
+                     socks5_connect, wait_until)
 
 
 def set_keys(config_path, **values):
@@ -39,10 +40,7 @@ class Server:
         self.dir = os.path.join(tmp, name)
         self.port = free_port()
         self.admin_port = free_port()
-        init = run(["server", "init", "--dir", self.dir, "--listen", f"127.0.0.1:{self.port}", "--public-host",
-                    "127.0.0.1", "--allow-private", "--no-qr"])
-        assert init.returncode == 0, init.stderr
-        self.first_link = init.stdout.strip().splitlines()[-1]
+        self.first_link = init_server(self.dir, self.port)
         self.config = os.path.join(self.dir, "config.toml")
         set_keys(self.config, admin_listen=f"127.0.0.1:{self.admin_port}", user_check_interval_ms=300,
                  usage_flush_interval_ms=300, **config)
@@ -84,15 +82,7 @@ class Server:
             return e.code, e.headers.get("Content-Type"), e.read()
 
     def metrics(self):
-        status, _, body = self.admin("GET", "/metrics")
-        assert status == 200
-        values = {}
-        for line in body.decode().splitlines():
-            if line.startswith("#") or not line:
-                continue
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
-        return values
+        return scrape_metrics(self.admin_port, self.token())
 
     def log_text(self):
         with open(self.log, "rb") as f:
@@ -106,15 +96,6 @@ def client(tmp, link, name):
 def fetch(proxy_port, origin, n, *extra, timeout=60):
     return curl("-x", f"socks5h://127.0.0.1:{proxy_port}", *extra, f"http://localhost:{origin.port}/bytes/{n}",
                 timeout=timeout)
-
-
-def wait_until(check, limit, step=0.1):
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if check():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
 
 
 class Operations(unittest.TestCase):

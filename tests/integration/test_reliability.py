@@ -21,7 +21,8 @@ import threading
 import time
 import unittest
 
-from harness import CULVERT, MIB, Origin, Process, curl, free_port, pattern, rss_kib, run, sha
+from harness import (CULVERT, MIB, Origin, Process, curl, free_port, init_server, pattern, rss_kib,
+                     scrape_metrics, sha, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "netns_peers.py")
@@ -32,15 +33,6 @@ def open_fds(pid):
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return -1
-
-
-def wait_until(check, limit, step=0.1):
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if check():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
 
 
 class Slowloris(unittest.TestCase):
@@ -55,10 +47,7 @@ class Slowloris(unittest.TestCase):
         self.origin = Origin()
         self.port = free_port()
         d = os.path.join(self.tmp, "server")
-        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{self.port}", "--public-host", "127.0.0.1",
-                    "--allow-private", "--no-qr"])
-        self.assertEqual(init.returncode, 0, init.stderr)
-        self.link = init.stdout.strip().splitlines()[-1]
+        self.link = init_server(d, self.port)
         self.server = Process(["server", "run", "--dir", d], os.path.join(self.tmp, "server.log"))
         self.sockets = []
         self.stop_dribbling = threading.Event()
@@ -168,10 +157,7 @@ class Load(unittest.TestCase):
         self.origin_port = int(self.origin.stdout.readline())
         d = os.path.join(self.tmp, "server")
         self.port, self.admin_port = free_port(), free_port()
-        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{self.port}", "--public-host", "127.0.0.1",
-                    "--allow-private", "--no-qr"])
-        self.assertEqual(init.returncode, 0, init.stderr)
-        self.link = init.stdout.strip().splitlines()[-1]
+        self.link = init_server(d, self.port)
         config = os.path.join(d, "config.toml")
         with open(config) as f:
             text = f.read()
@@ -191,18 +177,8 @@ class Load(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def metrics(self):
-        import urllib.request
         with open(self.token_file) as f:
-            token = f.read().strip()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/metrics",
-                                         headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=10) as r:
-            values = {}
-            for line in r.read().decode().splitlines():
-                if line and not line.startswith("#"):
-                    name, value = line.rsplit(" ", 1)
-                    values[name] = float(value)
-            return values
+            return scrape_metrics(self.admin_port, f.read().strip())
 
     def run_load(self, name, streams_per_tunnel, *client_args):
         import asyncio
@@ -303,12 +279,9 @@ class SlowReader(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="culvert-slow-")
         self.origin = Origin()
         d = os.path.join(self.tmp, "server")
-        port = free_port()
-        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{port}", "--public-host", "127.0.0.1",
-                    "--allow-private", "--no-qr"])
-        self.assertEqual(init.returncode, 0, init.stderr)
+        link = init_server(d, free_port())
         self.server = Process(["server", "run", "--dir", d], os.path.join(self.tmp, "server.log"))
-        self.client = Process(["client", init.stdout.strip().splitlines()[-1], "--listen", "127.0.0.1:0",
+        self.client = Process(["client", link, "--listen", "127.0.0.1:0",
                                "--profile", "none"], os.path.join(self.tmp, "client.log"))
         self.sent = 0
         self.done = threading.Event()
@@ -405,10 +378,7 @@ class LinkFaults(unittest.TestCase):
         cls.origin_log = os.path.join(cls.tmp, "origin")
         cls.origin = cls.spawn("server", ["python3", PEERS, "http", SERVER_IP, "8080", cls.origin_log])
         cls.server_dir = os.path.join(cls.tmp, "server")
-        init = run(["server", "init", "--dir", cls.server_dir, "--listen", f"{SERVER_IP}:8443", "--public-host",
-                    SERVER_IP, "--allow-private", "--no-qr"])
-        assert init.returncode == 0, init.stderr
-        cls.server_link = init.stdout.strip().splitlines()[-1]
+        cls.server_link = init_server(cls.server_dir, 8443, SERVER_IP)
         cls.start_server()
         cls.client = cls.spawn("client", [CULVERT, "client", cls.server_link, "--listen", "127.0.0.1:1080",
                                           "--profile", "none"])

@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from harness import CULVERT, Origin, Process, free_port, rss_kib, run
+from harness import CULVERT, Origin, Process, free_port, init_server, rss_kib, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "netns_peers.py")
@@ -150,10 +150,7 @@ class NetnsRouting(unittest.TestCase):
     @classmethod
     def start_server(cls):
         d = os.path.join(cls.tmp, "server")
-        init = run(["server", "init", "--dir", d, "--listen", f"{SERVER_IP}:8443", "--public-host", SERVER_IP,
-                    "--allow-private", "--no-qr"])
-        assert init.returncode == 0, init.stderr
-        cls.link = init.stdout.strip().splitlines()[-1]
+        cls.link = init_server(d, 8443, SERVER_IP)
         config = os.path.join(d, "config.toml")
         with open(config) as f:
             text = f.read()
@@ -440,10 +437,7 @@ class GroupFailover(unittest.TestCase):
         for name in ("near", "far"):
             d = os.path.join(self.tmp, name)
             port = free_port()
-            init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{port}", "--public-host", "127.0.0.1",
-                        "--allow-private", "--no-qr"])
-            self.assertEqual(init.returncode, 0, init.stderr)
-            self.links[name] = (d, port, init.stdout.strip().splitlines()[-1])
+            self.links[name] = (d, port, init_server(d, port))
             self.servers[name] = Process(["server", "run", "--dir", d], os.path.join(self.tmp, name + ".log"))
         far_dir, far_port, far_link = self.links["far"]
         self.forwarder = DelayingForwarder(far_port, 0.05)
@@ -493,12 +487,10 @@ profile = "none"
         return max(grown, key=grown.get)
 
     def wait_for_carrier(self, name, limit):
-        start = time.monotonic()
-        while time.monotonic() - start < limit:
-            if self.carrier() == name:
-                return time.monotonic() - start
-            time.sleep(0.1)
-        self.fail(f"traffic did not move to {name} within {limit} s")
+        took = wait_until(lambda: self.carrier() == name, limit)
+        if took is None:
+            self.fail(f"traffic did not move to {name} within {limit} s")
+        return took
 
     def test_fallback_uses_the_first_healthy_server_in_order(self):
         # Same servers, a fallback group listing far first: far carries while it is healthy.
@@ -545,11 +537,7 @@ class UdpLimits(unittest.TestCase):
         threading.Thread(target=self.answer_dns, daemon=True).start()
         threading.Thread(target=self.answer_echo, daemon=True).start()
         d = os.path.join(self.tmp, "server")
-        port = free_port()
-        init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{port}", "--public-host", "127.0.0.1",
-                    "--allow-private", "--no-qr"])
-        self.assertEqual(init.returncode, 0, init.stderr)
-        link = init.stdout.strip().splitlines()[-1]
+        link = init_server(d, free_port())
         config = os.path.join(d, "config.toml")
         with open(config) as f:
             text = f.read()
@@ -608,9 +596,7 @@ class UdpLimits(unittest.TestCase):
         # The SOCKS association holds the user's one association: the tunnel DNS question is refused.
         self.assertEqual(self.ask("two.example")["rcode"], 2)  # SERVFAIL
         # After the server's 1.5 s idle limit the association is closed and its slot is free again.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.ask("three.example")["rcode"] != 0:
-            time.sleep(0.3)
+        wait_until(lambda: self.ask("three.example")["rcode"] == 0, 10, 0.3)
         self.assertEqual(self.ask("four.example")["addresses"], ["192.0.2.44"])
         control.close()
         udp.close()
