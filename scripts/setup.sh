@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev libsqlite3-dev libasio-dev libcli11-dev libspdlog-dev libfmt-dev
-  libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev
+  libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev libnghttp2-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
   curl python3 nodejs openssl nginx-light iproute2 postgresql systemd

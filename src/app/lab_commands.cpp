@@ -16,14 +16,17 @@
 #include "core/tcp_stream.h"
 #include "lab/client_hello.h"
 #include "lab/flow.h"
+#include "lab/probe_set.h"
 #include "lab/prober.h"
+#include "lab/reaction.h"
 #include "link/share_link.h"
-#include "server/server.h"
-#include "store/memory_user_store.h"
+#include "cover/pages.h"
 #include "tls13/borrow_auth.h"
 #include "tls13/client_stream.h"
 #include "transport/tls/certificate.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <csignal>
 #include <filesystem>
@@ -127,12 +130,6 @@ int lab_relay(LabRelayArgs args) {
 
 namespace {
 
-std::string describe(const lab::Reaction& r) {
-  std::string s(lab::to_string(r.ending));
-  s += " after " + std::to_string(r.elapsed.count()) + " ms, " + std::to_string(r.bytes) + " B";
-  return s;
-}
-
 // HOST:PORT, or a share link (its host, port and SNI: audit a server from the link users hold).
 bool split_target(const std::string& text, std::string& host, std::uint16_t& port, std::string* sni = nullptr) {
   if (text.rfind("culvert://", 0) == 0) {
@@ -151,33 +148,61 @@ bool split_target(const std::string& text, std::string& host, std::uint16_t& por
   return false;
 }
 
-// Prints one table row per probe; returns the number of probes whose reactions differ.
-int print_comparison(const std::vector<lab::Probe>& probes, const std::vector<lab::Reaction>& target,
-                     const std::vector<lab::Reaction>* reference, bool verdict_words) {
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+struct Comparison {
   int differences = 0;
+  std::vector<std::string> lines;  // JSON, one per probe
+};
+
+// Prints one table row per probe (with a reference: only rows that differ unless `all_rows`);
+// returns the number of probes whose reactions differ.
+Comparison print_comparison(const std::vector<lab::Probe>& probes, const std::vector<lab::Reaction>& target,
+                            const std::vector<lab::Reaction>* reference, bool all_rows, int run) {
+  Comparison c;
   std::cout << std::left << std::setw(30) << "probe" << std::setw(34) << "target";
   if (reference)
     std::cout << std::setw(34) << "reference"
               << "verdict";
   std::cout << "\n";
   for (std::size_t i = 0; i < probes.size(); ++i) {
-    std::cout << std::setw(30) << probes[i].name << std::setw(34) << describe(target[i]);
+    std::string why;
+    bool same = !reference || lab::same_reaction(probes[i], target[i], (*reference)[i], why);
+    if (!same) ++c.differences;
     if (reference) {
-      std::string why;
-      bool same = lab::same_reaction(target[i], (*reference)[i], why);
-      if (!same) ++differences;
-      std::cout << std::setw(34) << describe((*reference)[i])
-                << (same ? (verdict_words ? "pass" : "same") : (verdict_words ? "FAIL: " : "differs: ") + why);
+      c.lines.push_back("{\"run\":" + std::to_string(run) + ",\"probe\":" + json_string(probes[i].name) +
+                        ",\"target\":" + json_string(lab::describe(target[i])) +
+                        ",\"reference\":" + json_string(lab::describe((*reference)[i])) +
+                        ",\"same\":" + (same ? "true" : "false") + ",\"why\":" + json_string(why) + "}");
     }
+    if (!all_rows && same) continue;
+    std::cout << std::setw(30) << probes[i].name << std::setw(34) << lab::describe(target[i]);
+    if (reference) std::cout << std::setw(34) << lab::describe((*reference)[i]) << (same ? "same" : "DIFFERS: " + why);
     std::cout << "\n";
   }
-  return differences;
+  return c;
 }
 
 lab::ProbeOptions probe_options(const LabProbeArgs& args, bool& ok) {
   lab::ProbeOptions o;
   o.sni = args.sni;
   o.timeout = std::chrono::milliseconds(args.timeout_ms);
+  o.long_waits = args.long_waits;
   ok = true;
   if (!args.replay_file.empty()) {
     auto text = read_file(args.replay_file);
@@ -218,68 +243,67 @@ int lab_probe(const LabProbeArgs& given) {
     ref_thread = std::thread([&] { reference = lab::run_probes(ref_host, ref_port, probes, options); });
   target = lab::run_probes(host, port, probes, options);
   if (ref_thread.joinable()) ref_thread.join();
-  int differences = print_comparison(probes, target, args.reference.empty() ? nullptr : &reference, false);
-  if (!args.reference.empty()) std::cout << differences << " of " << probes.size() << " probes differ\n";
-  return differences == 0 ? 0 : 1;
+  auto c = print_comparison(probes, target, args.reference.empty() ? nullptr : &reference, true, 1);
+  if (!args.reference.empty()) std::cout << c.differences << " of " << probes.size() << " probes differ\n";
+  return c.differences == 0 ? 0 : 1;
 }
 
 int lab_audit(const LabProbeArgs& given) {
   LabProbeArgs args = given;
-  std::string host;
-  std::uint16_t port = 0;
+  std::string host, ref_host;
+  std::uint16_t port = 0, ref_port = 0;
   if (!split_target(args.target, host, port, &args.sni)) return 2;
-  // The reference: a Culvert server with the same cover and no users at all, i.e. nothing but a
-  // TLS web server in front of the cover. Any probe the audited server answers differently shows
-  // that its users' gate can be told apart from a plain website.
-  namespace fs = std::filesystem;
-  auto dir = fs::temp_directory_path() / ("culvert-audit-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  auto cert = tls::generate_self_signed(args.sni.empty() ? host : args.sni, 30);
-  if (!cert) return 1;
-  std::ofstream(dir / "cert.pem") << cert->certificate_pem;
-  std::ofstream(dir / "key.pem") << cert->key_pem;
-  ServerConfig config;
-  config.data_dir = dir.string();
-  config.listen = "127.0.0.1:0";
-  config.public_host = "127.0.0.1";
-  if (args.cover != "builtin") {
-    config.cover.mode = CoverConfig::Mode::upstream;
-    config.cover.upstream = args.cover;
+  if (args.reference.empty()) {
+    std::cerr << "culvert: lab audit needs --reference HOST:PORT, a real web server serving the same certificate "
+                 "and content (e.g. a stock nginx with the files of `culvert lab cover-files`; see "
+                 "docs/censor-model.md)\n";
+    return 2;
   }
-  asio::io_context io(1);
-  Server reference(io, config, std::make_unique<MemoryUserStore>());
-  std::string message;
-  if (!reference.start(message)) {
-    std::cerr << "culvert: cannot start the reference: " << message << "\n";
-    fs::remove_all(dir);
-    return 1;
-  }
-  auto ref_port = reference.local_endpoint().port();
-  auto work = asio::make_work_guard(io);
-  std::thread io_thread([&] { io.run(); });
-
+  if (!split_target(args.reference, ref_host, ref_port)) return 2;
   bool ok = false;
   auto options = probe_options(args, ok);
-  std::vector<lab::Probe> probes;
-  std::vector<lab::Reaction> target, ref;
-  if (ok) {
-    probes = lab::standard_probes(options);
-    std::thread ref_thread([&] { ref = lab::run_probes("127.0.0.1", ref_port, probes, options); });
+  if (!ok) return 1;
+  std::ofstream json;
+  if (!args.json_file.empty()) json.open(args.json_file, std::ios::app);
+  int differing = 0;
+  std::size_t total = 0;
+  for (int run = 1; run <= std::max(1, args.runs); ++run) {
+    // Fresh random probes every round; the two servers get the same ones at the same time.
+    auto probes = lab::standard_probes(options);
+    std::vector<lab::Reaction> target, reference;
+    std::thread ref_thread([&] { reference = lab::run_probes(ref_host, ref_port, probes, options); });
     target = lab::run_probes(host, port, probes, options);
     ref_thread.join();
+    std::cout << "Round " << run << ": " << args.target << " against " << args.reference << " (" << probes.size()
+              << " probes; rows only where they differ)\n";
+    auto c = print_comparison(probes, target, &reference, false, run);
+    for (const auto& line : c.lines) json << line << "\n";
+    differing += c.differences;
+    total += probes.size();
   }
-  asio::post(io, [&] {
-    reference.stop();
-    work.reset();
-  });
-  io_thread.join();
-  fs::remove_all(dir);
-  if (!ok) return 1;
-  std::cout << "Audit of " << args.target << " against a plain web server with the same cover (" << args.cover << ")\n";
-  int failures = print_comparison(probes, target, &ref, true);
-  std::cout << (failures == 0 ? "PASS" : "FAIL") << ": " << probes.size() - static_cast<std::size_t>(failures) << " of "
-            << probes.size() << " probes indistinguishable\n";
-  return failures == 0 ? 0 : 1;
+  std::cout << (differing == 0 ? "PASS" : "FAIL") << ": " << total - static_cast<std::size_t>(differing) << " of "
+            << total << " probes indistinguishable\n";
+  return differing == 0 ? 0 : 1;
+}
+
+int lab_cover_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  for (const auto& page : cover_files()) {
+    fs::path path = fs::path(dir) / std::string(page.path.substr(1));
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << page.body;
+    out.close();
+    if (!out) {
+      std::cerr << "culvert: cannot write " << path << "\n";
+      return 1;
+    }
+    timespec times[2] = {{cover_modified_time(), 0}, {cover_modified_time(), 0}};
+    ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+  }
+  std::cout << "wrote " << cover_files().size() << " files to " << dir << "\n";
+  return 0;
 }
 
 namespace {

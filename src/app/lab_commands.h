@@ -25,14 +25,20 @@ struct LabProbeArgs {
   std::string reference;
   std::string replay_file;
   std::string sni;
-  std::string cover = "builtin";  // audit only: "builtin" or HOST:PORT of the plain-HTTP cover
+  std::string json_file;  // audit: every probe's verdict as JSON lines
   int timeout_ms = 10000;
+  int runs = 1;             // audit: rounds, each with fresh random probes
+  bool long_waits = false;  // also the probes that wait past 60 s and 75 s timers
 };
 
 // Probes target; with a reference, reports every probe whose reaction differs (exit 1).
 int lab_probe(const LabProbeArgs& args);
-// Probes a Culvert server and a reference with the same cover but no users; pass/fail table.
+// Probes a server and a real web server it should be indistinguishable from (the reference: the
+// same certificate and content), probe by probe, over `runs` rounds; exit 1 if any probe differs.
 int lab_audit(const LabProbeArgs& args);
+// Writes the built-in cover site's files into `dir` (with their modification times), so that a
+// stock web server can serve the same content as a reference for `lab audit`.
+int lab_cover_files(const std::string& dir);
 
 // GET over Culvert's own TLS 1.3 client (Chromium's ClientHello): checks that it interoperates
 // with real servers. Prints the handshake summary to stderr and the raw response to stdout.

@@ -108,14 +108,23 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--sni", probe_args.sni, "SNI for TLS probes");
   probe_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
       ->capture_default_str();
-  auto* audit_cmd = lab->add_subcommand("audit", "Check that a Culvert server reacts to every probe like its cover");
-  audit_cmd->add_option("target", probe_args.target, "Culvert server: HOST:PORT or a share link")->required();
-  audit_cmd->add_option("--cover", probe_args.cover, "builtin, or HOST:PORT of the plain-HTTP cover upstream")
-      ->capture_default_str();
+  probe_cmd->add_flag("--long", probe_args.long_waits, "Also probes that wait past 60 s and 75 s timers");
+  auto* audit_cmd =
+      lab->add_subcommand("audit", "Check, probe by probe, that a server reacts like a real web server (the reference)");
+  audit_cmd->add_option("target", probe_args.target, "Server to audit: HOST:PORT or a share link")->required();
+  audit_cmd->add_option("--reference", probe_args.reference,
+                        "A real web server with the same certificate and content (HOST:PORT)");
   audit_cmd->add_option("--sni", probe_args.sni, "SNI for TLS probes");
   audit_cmd->add_option("--replay", probe_args.replay_file, "Also replay this first payload");
   audit_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
       ->capture_default_str();
+  audit_cmd->add_option("--runs", probe_args.runs, "Rounds, each with fresh random probes")->capture_default_str();
+  audit_cmd->add_flag("--long", probe_args.long_waits, "Also probes that wait past 60 s and 75 s timers");
+  audit_cmd->add_option("--json", probe_args.json_file, "Append every probe's verdict to this file (JSON lines)");
+  std::string cover_dir;
+  auto* cover_files_cmd =
+      lab->add_subcommand("cover-files", "Write the built-in cover site's files (to serve them from a reference)");
+  cover_files_cmd->add_option("dir", cover_dir, "Directory to write into")->required();
 
   LabLinkArgs link_args;
   auto* netem_cmd = lab->add_subcommand("link", "Emulate a long, lossy link between two network namespaces (TUN)");
@@ -137,6 +146,7 @@ int main(int argc, char** argv) {
 
   if (probe_cmd->parsed()) return lab_probe(probe_args);
   if (audit_cmd->parsed()) return lab_audit(probe_args);
+  if (cover_files_cmd->parsed()) return lab_cover_files(cover_dir);
 
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(file);

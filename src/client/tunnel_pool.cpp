@@ -1,5 +1,8 @@
 #include "client/tunnel_pool.h"
 
+#include "cover/h2.h"
+#include "transport/tls/drop_prefix_stream.h"
+
 #include "core/congestion.h"
 
 #include <spdlog/spdlog.h>
@@ -109,13 +112,21 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
     co_return failed(ec == make_error_code(Errc::pin_mismatch) ? Errc::pin_mismatch : Errc::tls_failed);
   auto exporter = stream->export_key(tls::kExporterLabel);
   if (!exporter) co_return failed(Errc::tls_failed);
+  bool h2_cover = !tls_config_.borrow && stream->summary().alpn == "h2";
+  ByteStreamPtr carrier = std::move(stream);
+  // The tls transport's server speaks as nginx with HTTP/2 would: its tunnels start with the
+  // cover's SETTINGS and WINDOW_UPDATE (cover/h2.h), which are not for the mux.
+  if (h2_cover) {
+    auto preface = cover::h2_server_preface();
+    carrier = std::make_unique<tls::DropPrefixStream>(std::move(carrier), Bytes(preface.begin(), preface.end()));
+  }
 
   mux::SessionOptions options;
   options.is_client = true;
   options.keepalive_interval = options_.keepalive_interval;
   options.dead_after = options_.dead_after;
   options.padding = options_.padding;
-  auto session = mux::Session::create(executor_, std::move(stream), options);
+  auto session = mux::Session::create(executor_, std::move(carrier), options);
   session->prefix_output(tls::make_preamble(link_.credential, *exporter, mux::kVersion));
   tunnels_.push_back(session);
   consecutive_failures_ = 0;

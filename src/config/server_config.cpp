@@ -112,6 +112,7 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
       return fail(Errc::bad_config);
     }
     c.cover.upstream = (*cover)["upstream"].value_or(std::string());
+    c.cover.upstream_tls = (*cover)["upstream_tls"].value_or(std::string());
     if (auto alpn = (*cover)["alpn"].as_array()) {
       c.cover.alpn.clear();
       for (auto& p : *alpn)
@@ -235,12 +236,21 @@ std::string render_server_config(const ServerConfig& c) {
      << "log_level = " << q(c.log_level) << "\n\n"
      << "[cover]\n"
      << "# What anyone who is not a valid client sees. builtin: a small static website served by\n"
-     << "# Culvert itself. upstream: a plain-HTTP web server (e.g. a local nginx) at `upstream`.\n"
+     << "# Culvert itself, exactly as a stock nginx 1.22 serves it. upstream: a plain-HTTP web server\n"
+     << "# (e.g. a local nginx) at `upstream`; set `upstream_tls` to that server's own TLS port so it\n"
+     << "# answers non-TLS bytes itself.\n"
      << "mode = " << q(c.cover.mode == CoverConfig::Mode::builtin ? "builtin" : "upstream") << "\n"
      << "upstream = " << q(c.cover.upstream) << "\n"
-     << "# ALPN protocols the cover really speaks (the server never negotiates one it cannot serve).\n"
-     << "alpn = [";
-  for (std::size_t i = 0; i < c.cover.alpn.size(); ++i) os << (i ? ", " : "") << q(c.cover.alpn[i]);
+     << "upstream_tls = " << q(c.cover.upstream_tls) << "\n"
+     << "# ALPN protocols the cover really speaks (default: h2 and http/1.1 for builtin, http/1.1 for\n"
+     << "# upstream; list h2 for an upstream only if it takes cleartext HTTP/2 with prior knowledge).\n";
+  if (c.cover.alpn.empty()) {
+    os << "# alpn = [";
+  } else {
+    os << "alpn = [";
+  }
+  auto alpn = c.cover.effective_alpn();
+  for (std::size_t i = 0; i < alpn.size(); ++i) os << (i ? ", " : "") << q(alpn[i]);
   os << "]\n";
   return os.str();
 }

@@ -15,8 +15,17 @@ namespace culvert {
 struct CoverConfig {
   enum class Mode { builtin, upstream };
   Mode mode = Mode::builtin;
-  std::string upstream;                          // host:port of a plain-HTTP web server, for Mode::upstream
-  std::vector<std::string> alpn = {"http/1.1"};  // what the cover really speaks
+  std::string upstream;  // host:port of a plain-HTTP web server, for Mode::upstream
+  // host:port of the same web server's own TLS port (Mode::upstream): bytes that are not TLS go
+  // there raw, so that web server itself answers them ("" = the built-in imitation of nginx).
+  std::string upstream_tls;
+  // What the cover really speaks; empty = h2 and http/1.1 for builtin, http/1.1 for upstream.
+  std::vector<std::string> alpn;
+  std::vector<std::string> effective_alpn() const {
+    if (!alpn.empty()) return alpn;
+    if (mode == Mode::builtin) return {"h2", "http/1.1"};
+    return {"http/1.1"};
+  }
 };
 
 struct ServerConfig {

@@ -1,6 +1,5 @@
 #include "lab/prober.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -14,12 +13,11 @@
 #include <cstring>
 #include <thread>
 
-#include "crypto/crypto.h"
-
 namespace culvert::lab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::size_t kKeptResponse = 64 * 1024;
 
 int connect_to(const std::string& host, std::uint16_t port) {
   addrinfo hints{}, *res = nullptr;
@@ -46,24 +44,226 @@ bool wait_readable(int fd, Clock::time_point deadline) {
 
 void note_bytes(Reaction& r, const std::uint8_t* data, std::size_t n) {
   r.bytes += n;
-  for (std::size_t i = 0; i < n && r.first_bytes.size() < 64; ++i) r.first_bytes.push_back(data[i]);
+  std::size_t keep = std::min(n, kKeptResponse - std::min(kKeptResponse, r.response.size()));
+  r.response.insert(r.response.end(), data, data + keep);
 }
 
-// A ClientHello as OpenSSL's default client writes it, captured from a memory BIO.
-Bytes openssl_client_hello(const std::string& sni) {
+// Sends the payload, in the probe's pieces. False if the server reset the connection meanwhile.
+bool send_payload(int fd, SSL* ssl, const Probe& probe) {
+  std::size_t from = 0;
+  auto pieces = probe.split;
+  pieces.push_back(probe.payload.size());
+  for (std::size_t end : pieces) {
+    end = std::min(end, probe.payload.size());
+    if (end <= from) continue;
+    if (from > 0 && probe.split_pause.count() > 0) std::this_thread::sleep_for(probe.split_pause);
+    const auto* data = probe.payload.data() + from;
+    std::size_t n = end - from;
+    if (ssl) {
+      if (SSL_write(ssl, data, static_cast<int>(n)) <= 0) return false;
+    } else {
+      while (n > 0) {
+        ssize_t sent = ::send(fd, data, n, MSG_NOSIGNAL);
+        if (sent <= 0) return false;
+        data += sent;
+        n -= static_cast<std::size_t>(sent);
+      }
+    }
+    from = end;
+  }
+  return true;
+}
+
+// Reads raw bytes until the server ends the connection or the deadline passes.
+Ending read_to_end(int fd, Reaction& r, Clock::time_point deadline) {
+  std::uint8_t buf[16384];
+  for (;;) {
+    if (!wait_readable(fd, deadline)) return Ending::timeout;
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      note_bytes(r, buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    return n == 0 ? Ending::fin : Ending::rst;
+  }
+}
+
+// What one TLS probe's handshake observers collect (OpenSSL calls back on the probe's thread).
+struct TlsObserver {
+  TlsFacts facts;
+  std::string messages;  // handshake messages received, "type:length" (signatures as "sig")
+};
+
+int observer_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+std::string hex16(unsigned v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04x", v);
+  return buf;
+}
+
+// "v=0303 sid=32 cipher=1302 ext=[002b:2 0033:36]": everything in a ServerHello but its random
+// values, so that two servers' answers to the same hello can be compared.
+std::string server_hello_shape(const std::uint8_t* p, std::size_t n) {
+  if (n < 4 + 2 + 32 + 1) return "short";
+  std::size_t pos = 4;
+  std::string out = "v=" + hex16(p[pos] << 8 | p[pos + 1]);
+  pos += 2;
+  static const std::uint8_t kRetry[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
+                                          0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
+                                          0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+  if (std::memcmp(p + pos, kRetry, 32) == 0) out += " retry";
+  pos += 32;
+  std::size_t sid = p[pos++];
+  out += " sid=" + std::to_string(sid);
+  pos += sid;
+  if (pos + 3 > n) return out + " short";
+  out += " cipher=" + hex16(p[pos] << 8 | p[pos + 1]) + " comp=" + std::to_string(p[pos + 2]);
+  pos += 3;
+  if (pos + 2 > n) return out;
+  pos += 2;
+  out += " ext=[";
+  while (pos + 4 <= n) {
+    unsigned type = p[pos] << 8 | p[pos + 1];
+    std::size_t len = static_cast<std::size_t>(p[pos + 2] << 8 | p[pos + 3]);
+    out += hex16(type) + ":" + std::to_string(len) + " ";
+    pos += 4 + len;
+  }
+  return out + "]";
+}
+
+void on_message(int write_p, int, int content_type, const void* buf, std::size_t len, SSL* ssl, void*) {
+  auto* observer = static_cast<TlsObserver*>(SSL_get_ex_data(ssl, observer_index()));
+  if (!observer || write_p) return;
+  const auto* p = static_cast<const std::uint8_t*>(buf);
+  if (content_type == SSL3_RT_ALERT && len >= 2) {
+    observer->facts.alerts_received.push_back(std::string(p[0] == 2 ? "fatal:" : "warning:") +
+                                              SSL_alert_desc_string_long(p[1]));
+  }
+  if (content_type != SSL3_RT_HANDSHAKE || len < 4) return;
+  unsigned type = p[0];
+  if (type == SSL3_MT_SERVER_HELLO) {
+    if (!observer->facts.server_hello.empty()) observer->facts.server_hello += " | ";
+    observer->facts.server_hello += server_hello_shape(p, len);
+  }
+  if (type == SSL3_MT_NEWSESSION_TICKET) return;  // counted by the session callback
+  bool signature = type == SSL3_MT_CERTIFICATE_VERIFY || type == SSL3_MT_SERVER_KEY_EXCHANGE;
+  observer->messages += std::to_string(type) + ":" + (signature ? "sig" : std::to_string(len)) + " ";
+}
+
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* observer = static_cast<TlsObserver*>(SSL_get_ex_data(ssl, observer_index()));
+  if (!observer) return 0;
+  TlsFacts::Ticket t;
+  t.lifetime_hint = static_cast<std::uint32_t>(SSL_SESSION_get_ticket_lifetime_hint(session));
+  const unsigned char* ticket = nullptr;
+  std::size_t length = 0;
+  SSL_SESSION_get0_ticket(session, &ticket, &length);
+  t.size = length;
+  observer->facts.tickets.push_back(t);
+  return 0;  // not kept
+}
+
+void note_handshake(SSL* ssl, TlsObserver& observer) {
+  auto& f = observer.facts;
+  f.version = SSL_get_version(ssl);
+  if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) f.cipher = SSL_CIPHER_get_name(c);
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  f.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+  int group = SSL_get_negotiated_group(ssl);
+  if (group != 0) f.group = std::to_string(group);
+  if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+      int der = i2d_X509(sk_X509_value(chain, i), nullptr);
+      f.chain.push_back(der > 0 ? static_cast<std::size_t>(der) : 0);
+    }
+  }
+  f.server_hello += " msgs=[" + observer.messages + "]";
+}
+
+Reaction run_tls_probe(int fd, const Probe& probe, const ProbeOptions& o, Clock::time_point deadline) {
+  Reaction r;
+  TlsObserver observer;
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+  SSL_CTX_set_msg_callback(ctx, on_message);
+  if (probe.tls_max_version) SSL_CTX_set_max_proto_version(ctx, probe.tls_max_version);
   SSL* ssl = SSL_new(ctx);
-  BIO* rbio = BIO_new(BIO_s_mem());
-  BIO* wbio = BIO_new(BIO_s_mem());
-  SSL_set_bio(ssl, rbio, wbio);
-  if (!sni.empty()) SSL_set_tlsext_host_name(ssl, sni.c_str());
-  SSL_set_connect_state(ssl);
-  SSL_do_handshake(ssl);
-  Bytes out(static_cast<std::size_t>(BIO_ctrl_pending(wbio)));
-  BIO_read(wbio, out.data(), static_cast<int>(out.size()));
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  return out;
+  SSL_set_ex_data(ssl, observer_index(), &observer);
+  SSL_set_fd(ssl, fd);
+  SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl, o.sni.c_str());
+  if (!probe.alpn.empty()) {
+    Bytes wire;
+    for (const auto& p : probe.alpn) {
+      wire.push_back(static_cast<std::uint8_t>(p.size()));
+      wire.insert(wire.end(), p.begin(), p.end());
+    }
+    SSL_set_alpn_protos(ssl, wire.data(), static_cast<unsigned>(wire.size()));
+  }
+  auto finish = [&] {
+    r.tls = observer.facts;
+    SSL_set_ex_data(ssl, observer_index(), nullptr);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  };
+  // The handshake is blocking: bounded by the socket time limits set by the caller.
+  if (SSL_connect(ssl) != 1) {
+    unsigned long e = ERR_peek_error();
+    r.error = e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "TLS error" : "connection ended";
+    r.ending = Ending::tls_failed;
+    finish();
+    return r;
+  }
+  note_handshake(ssl, observer);
+  auto start = Clock::now();
+  bool sent = send_payload(fd, ssl, probe);
+  if (sent && probe.half_close) ::shutdown(fd, SHUT_WR);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::uint8_t buf[16384];
+  for (;;) {
+    if (!sent) {
+      r.ending = Ending::rst;
+      break;
+    }
+    // OpenSSL may hold decrypted bytes already; otherwise wait for the socket.
+    if (!(SSL_pending(ssl) > 0) && !wait_readable(fd, deadline)) {
+      r.ending = Ending::timeout;
+      break;
+    }
+    ERR_clear_error();
+    int n = SSL_read(ssl, buf, sizeof buf);
+    if (n > 0) {
+      note_bytes(r, buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    int err = SSL_get_error(ssl, n);
+    if (err == SSL_ERROR_WANT_READ) continue;  // e.g. a session ticket, no application data
+    if (err == SSL_ERROR_SYSCALL && errno == ECONNRESET) {
+      r.ending = Ending::rst;
+      break;
+    }
+    // close_notify, a bare FIN, or a TLS error (an alert): how the TCP connection ends is what a
+    // prober sees next.
+    Reaction rest;
+    r.ending = read_to_end(fd, rest, deadline);
+    if (err == SSL_ERROR_SSL && r.error.empty()) {
+      unsigned long e = ERR_peek_error();
+      r.error = e && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "TLS error";
+    }
+    break;
+  }
+  r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  finish();
+  return r;
 }
 
 }  // namespace
@@ -84,50 +284,6 @@ std::string_view to_string(Ending e) {
   return "?";
 }
 
-std::vector<Probe> standard_probes(const ProbeOptions& o) {
-  std::vector<Probe> p;
-  p.push_back({"empty", {}, false, {}});
-  // Alice et al. §4: random probes cluster at 7-9, 11-13, 15-17, 21-23, 32-34, 40-42, 48-50 and 221.
-  for (std::size_t n : {8, 12, 16, 22, 33, 41, 49, 221})
-    p.push_back({"random-" + std::to_string(n), crypto::random_bytes(n)});
-  p.push_back({"random-1000", crypto::random_bytes(1000)});
-  std::string host = o.sni.empty() ? "localhost" : o.sni;
-  std::string get = "GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n";
-  p.push_back({"http-get", Bytes(get.begin(), get.end())});
-  p.push_back({"tls-client-hello-other-sni", openssl_client_hello("www.example.com")});
-  // Frolov et al. §III: common protocol openers.
-  p.push_back({"dns-over-tcp",
-               Bytes{0x00, 0x1d, 0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 'e',
-                     'x',  'a',  'm',  'p',  'l',  'e',  0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01}});
-  p.push_back(
-      {"stun-binding", Bytes{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}});
-  p.push_back({"modbus", Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x03, 0x00, 0x00, 0x00, 0x01}});
-  p.push_back({"s7-cotp", Bytes{0x03, 0x00, 0x00, 0x16, 0x11, 0xe0, 0x00, 0x00, 0x00, 0x01, 0x00,
-                                0xc1, 0x02, 0x01, 0x00, 0xc2, 0x02, 0x01, 0x02, 0xc0, 0x01, 0x0a}});
-  if (o.replay && !o.replay->empty()) {
-    const Bytes& r = *o.replay;
-    p.push_back({"replay", r});
-    p.push_back({"replay-delayed", r, false, o.replay_delay});
-    for (std::size_t pos : {std::size_t{0}, std::size_t{16}, r.size() - 1}) {
-      if (pos >= r.size()) continue;
-      Bytes changed = r;
-      changed[pos] ^= 0xff;
-      p.push_back({"replay-changed-byte-" + std::to_string(pos), changed});
-    }
-  }
-  // A censor with a TLS stack: complete the handshake, then probe what is behind it.
-  p.push_back({"tls-nothing", {}, true});
-  p.push_back({"tls-http-get", Bytes(get.begin(), get.end()), true});
-  p.push_back({"tls-random-41", crypto::random_bytes(41), true});
-  p.push_back({"tls-random-1000", crypto::random_bytes(1000), true});
-  Bytes auth_like{0x01};
-  auto rest = crypto::random_bytes(40);
-  auth_like.insert(auth_like.end(), rest.begin(), rest.end());
-  p.push_back({"tls-truncated-auth", Bytes(auth_like.begin(), auth_like.begin() + 20), true});
-  p.push_back({"tls-forged-auth", auth_like, true});
-  return p;
-}
-
 Reaction run_probe(const std::string& host, std::uint16_t port, const Probe& probe, const ProbeOptions& o) {
   Reaction r;
   if (probe.delay.count() > 0) std::this_thread::sleep_for(probe.delay);
@@ -136,79 +292,21 @@ Reaction run_probe(const std::string& host, std::uint16_t port, const Probe& pro
     r.ending = Ending::connect_failed;
     return r;
   }
+  auto timeout = probe.timeout.count() > 0 ? probe.timeout : o.timeout;
   // The handshake of TLS probes is blocking: bound it by the probe's time limit.
-  timeval limit{static_cast<time_t>(o.timeout.count() / 1000),
-                static_cast<suseconds_t>(o.timeout.count() % 1000 * 1000)};
+  timeval limit{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-  SSL_CTX* ctx = nullptr;
-  SSL* ssl = nullptr;
   if (probe.over_tls) {
-    ctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-    ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    if (!o.sni.empty()) SSL_set_tlsext_host_name(ssl, o.sni.c_str());
-    if (SSL_connect(ssl) != 1) {
-      r.ending = Ending::tls_failed;
-      SSL_free(ssl);
-      SSL_CTX_free(ctx);
-      ::close(fd);
-      return r;
-    }
+    r = run_tls_probe(fd, probe, o, Clock::now() + timeout);
+    ::close(fd);
+    return r;
   }
+  bool sent = send_payload(fd, nullptr, probe);
+  if (sent && probe.half_close) ::shutdown(fd, SHUT_WR);
   auto start = Clock::now();
-  auto deadline = start + o.timeout;
-  bool sent = true;
-  if (!probe.payload.empty()) {
-    if (ssl) {
-      sent = SSL_write(ssl, probe.payload.data(), static_cast<int>(probe.payload.size())) > 0;
-      // From here on reads must not block past the deadline (tickets arrive without app data).
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    } else {
-      sent = ::send(fd, probe.payload.data(), probe.payload.size(), MSG_NOSIGNAL) ==
-             static_cast<ssize_t>(probe.payload.size());
-    }
-  }
-  if (ssl && probe.payload.empty()) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  std::uint8_t buf[16384];
-  for (;;) {
-    if (!sent) {
-      r.ending = Ending::rst;
-      break;
-    }
-    // OpenSSL may hold decrypted bytes already; otherwise wait for the socket.
-    if (!(ssl && SSL_pending(ssl) > 0) && !wait_readable(fd, deadline)) {
-      r.ending = Ending::timeout;
-      break;
-    }
-    if (ssl) {
-      ERR_clear_error();
-      int n = SSL_read(ssl, buf, sizeof buf);
-      if (n > 0) {
-        note_bytes(r, buf, static_cast<std::size_t>(n));
-        continue;
-      }
-      int err = SSL_get_error(ssl, n);
-      if (err == SSL_ERROR_WANT_READ) continue;  // e.g. a session ticket, no application data
-      r.ending = (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0)) ? Ending::fin : Ending::rst;
-      if (err == SSL_ERROR_SYSCALL && errno == ECONNRESET) r.ending = Ending::rst;
-      break;
-    }
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      note_bytes(r, buf, static_cast<std::size_t>(n));
-      continue;
-    }
-    r.ending = n == 0 ? Ending::fin : Ending::rst;
-    break;
-  }
+  r.ending = sent ? read_to_end(fd, r, start + timeout) : Ending::rst;
   r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  if (ssl) {
-    SSL_free(ssl);
-    SSL_CTX_free(ctx);
-  }
   ::close(fd);
   return r;
 }
@@ -217,36 +315,11 @@ std::vector<Reaction> run_probes(const std::string& host, std::uint16_t port, co
                                  const ProbeOptions& options) {
   std::vector<Reaction> out(probes.size());
   std::vector<std::thread> threads;
+  threads.reserve(probes.size());
   for (std::size_t i = 0; i < probes.size(); ++i)
     threads.emplace_back([&, i] { out[i] = run_probe(host, port, probes[i], options); });
   for (auto& t : threads) t.join();
   return out;
-}
-
-bool same_reaction(const Reaction& a, const Reaction& b, std::string& why) {
-  if (a.ending != b.ending) {
-    why = "ended by " + std::string(to_string(a.ending)) + " vs " + std::string(to_string(b.ending));
-    return false;
-  }
-  // A fresh TLS handshake answer (to a ClientHello, or a replayed one) differs in random bytes and
-  // in the length of its ECDSA signature; its presence is compared, not its size.
-  auto is_handshake = [](const Reaction& r) {
-    return r.first_bytes.size() >= 2 && r.first_bytes[0] == 0x16 && r.first_bytes[1] == 0x03;
-  };
-  bool handshake_answer = is_handshake(a) && is_handshake(b);
-  if (handshake_answer ? ((a.bytes > 0) != (b.bytes > 0)) : (a.bytes != b.bytes)) {
-    why = std::to_string(a.bytes) + " vs " + std::to_string(b.bytes) + " bytes back";
-    return false;
-  }
-  if (a.ending == Ending::fin || a.ending == Ending::rst) {
-    auto diff = std::abs(a.elapsed.count() - b.elapsed.count());
-    auto allowed = std::max<long>(500, std::max(a.elapsed.count(), b.elapsed.count()) / 5);
-    if (diff > allowed) {
-      why = "closed after " + std::to_string(a.elapsed.count()) + " ms vs " + std::to_string(b.elapsed.count()) + " ms";
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace culvert::lab

@@ -19,7 +19,6 @@
 #include "core/relay.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
-#include "server/cover_site.h"
 #include "server/udp_relay.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/certificate.h"
@@ -28,7 +27,6 @@
 namespace culvert {
 namespace {
 
-constexpr std::size_t kFirstReadSize = 16 * 1024 + 256;  // one full TLS record
 
 mux::ResetReason reset_reason_for(std::error_code ec) {
   if (ec == Errc::destination_refused) return mux::ResetReason::refused;
@@ -43,7 +41,6 @@ Server::Server(asio::io_context& io, ServerConfig config, std::unique_ptr<UserSt
       config_(std::move(config)),
       store_(std::move(store)),
       acceptor_(io),
-      cover_acceptor_(io),
       ticket_timer_(io),
       housekeeping_timer_(io) {}
 
@@ -81,7 +78,7 @@ std::int64_t modified_at(const std::string& path) {
 }  // namespace
 
 Result<void> Server::load_certificate(std::string& message) {
-  tls::ServerTlsOptions tls_options{config_.path(config_.certificate), config_.path(config_.key), config_.cover.alpn};
+  tls::ServerTlsOptions tls_options{config_.path(config_.certificate), config_.path(config_.key), config_.cover.effective_alpn()};
   auto certificate_time = modified_at(tls_options.certificate_file);
   auto key_time = modified_at(tls_options.key_file);
   auto ctx = tls::make_server_context(tls_options);
@@ -142,8 +139,7 @@ Result<void> Server::reload(ServerConfig fresh, std::string& message) {
       return loaded;
     }
   }
-  if (config_.cover.mode == CoverConfig::Mode::upstream)
-    split_host_port(config_.cover.upstream, cover_host_, cover_port_);
+  if (config_.cover.mode == CoverConfig::Mode::upstream) split_upstreams();
   if (auto resolver = resolve_dns_resolver(message); !resolver) {
     config_ = std::move(old);
     ++metrics_.reload_failures_total;
@@ -193,17 +189,8 @@ asio::awaitable<void> Server::drain(std::chrono::milliseconds limit) {
 
 Result<void> Server::start_tls_and_cover(std::string& message) {
   if (auto loaded = load_certificate(message); !loaded) return loaded;
-  if (config_.cover.mode == CoverConfig::Mode::builtin) {
-    asio::ip::tcp::endpoint cover(asio::ip::make_address("127.0.0.1"), 0);
-    cover_acceptor_.open(cover.protocol());
-    cover_acceptor_.bind(cover);
-    cover_acceptor_.listen();
-    cover_host_ = "127.0.0.1";
-    cover_port_ = cover_acceptor_.local_endpoint().port();
-    asio::co_spawn(io_, run_cover_site(cover_acceptor_, CoverTimeouts{}), asio::detached);
-  } else {
-    split_host_port(config_.cover.upstream, cover_host_, cover_port_);
-  }
+  // The built-in cover runs in-process, on each connection's own socket (cover/).
+  if (config_.cover.mode == CoverConfig::Mode::upstream) split_upstreams();
   return {};
 }
 
@@ -251,7 +238,6 @@ void Server::stop() {
   stopping_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
-  cover_acceptor_.close(ignored);
   ticket_timer_.cancel();
   housekeeping_timer_.cancel();
   std::vector<std::shared_ptr<mux::Session>> tunnels;
@@ -363,12 +349,11 @@ asio::awaitable<void> Server::accept_loop() {
   }
 }
 
-asio::awaitable<Result<asio::ip::tcp::socket>> Server::connect_cover() {
-  // Named locals, not temporaries, in co_await expressions: GCC 12 mis-destroys such temporaries.
-  Destination cover{Destination::Kind::domain, cover_host_, cover_port_};
-  DialOptions options{true, config_.connect_timeout};
-  auto result = co_await dial(cover, options);
-  co_return result;
+void Server::split_upstreams() {
+  split_host_port(config_.cover.upstream, cover_host_, cover_port_);
+  cover_tls_host_.clear();
+  cover_tls_port_ = 0;
+  if (!config_.cover.upstream_tls.empty()) split_host_port(config_.cover.upstream_tls, cover_tls_host_, cover_tls_port_);
 }
 
 std::optional<User> Server::authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter) {
@@ -386,75 +371,6 @@ std::optional<User> Server::authenticate(ByteSpan first_record, const std::array
   bool ok = tls::verify_preamble(*preamble, secret, exporter);
   if (!ok || !*user) return std::nullopt;
   return **user;
-}
-
-asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
-  using namespace asio::experimental::awaitable_operators;
-  try {
-    std::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    SSL* ssl = SSL_new(tls_.ctx.get());
-    if (!ssl) co_return;
-    SSL_set_accept_state(ssl);
-    auto tls = std::make_unique<tls::TlsStream>(std::move(socket), ssl);
-
-    asio::steady_timer deadline(io_);
-    deadline.expires_after(config_.handshake_timeout);
-    auto started = std::chrono::steady_clock::now();
-    auto hs = co_await (tls->handshake() || deadline.async_wait(use_tuple));
-    if (hs.index() == 1 || std::get<0>(hs)) {  // failed or timed out: close, as the cover's TLS would
-      ++metrics_.handshake_failures_total;
-      co_return;
-    }
-    metrics_.handshake_seconds.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-
-    // Connect to the cover before reading anything, so that a silent peer meets the cover's own
-    // time limits and close behaviour, not ours.
-    auto cover_socket = co_await connect_cover();
-    if (!cover_socket) {
-      spdlog::warn("cover site unreachable: {}", cover_socket.error().message());
-      co_return;
-    }
-    TcpStream cover(std::move(*cover_socket));
-
-    std::vector<std::uint8_t> first(kFirstReadSize);
-    std::vector<std::uint8_t> cover_first(16 * 1024);
-    auto race = co_await (tls->read_some(asio::buffer(first)) || cover.read_some(asio::buffer(cover_first)));
-    if (race.index() == 0) {
-      auto [ec, n] = std::get<0>(race);
-      if (ec) {
-        // The peer closed or broke TLS before sending anything: let the cover see the same.
-        if (ec == asio::error::eof) {
-          co_await cover.shutdown_send();
-          co_await relay(*tls, cover, config_.stream_idle_timeout);
-        }
-        co_return;
-      }
-      ByteSpan record(first.data(), n);
-      auto exporter = tls->export_key(tls::kExporterLabel);
-      if (exporter && n >= tls::kPreambleSize) {
-        if (auto user = authenticate(record, *exporter); user && admit(*user)) {
-          cover.close();
-          tls->tune_for_bulk();
-          limit_unsent(tls->socket().native_handle(), kTunnelUnsentLimit);
-          co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), *user);
-          co_return;
-        }
-      }
-      ++metrics_.auth_failures_total;
-      if (co_await cover.write_all(asio::buffer(first.data(), n))) co_return;
-    } else {
-      auto [ec, n] = std::get<1>(race);
-      if (n > 0 && co_await tls->write_all(asio::buffer(cover_first.data(), n))) co_return;
-      if (ec == asio::error::eof) co_await tls->shutdown_send();
-      if (ec && ec != asio::error::eof) co_return;
-    }
-    ++metrics_.cover_relays_total;
-    co_await relay(*tls, cover, config_.stream_idle_timeout);
-  } catch (const std::exception& e) {
-    spdlog::error("connection handler failed: {}", e.what());
-  }
 }
 
 asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket socket) {
@@ -510,7 +426,7 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
                         deadline.async_wait(use_tuple));
     if (hs.index() == 1 || std::get<0>(hs)) co_return;
     // Then the same preamble as the tls transport, bound to this session's exporter.
-    std::vector<std::uint8_t> first(kFirstReadSize);
+    std::vector<std::uint8_t> first(16 * 1024 + 256);  // one full TLS record
     auto [ec, n] = co_await tls->read_some(asio::buffer(first));
     if (ec) co_return;
     ByteSpan record(first.data(), n);

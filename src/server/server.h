@@ -51,6 +51,7 @@ class Server {
 
  private:
   asio::awaitable<void> accept_loop();
+  // The tls transport's gate (server/tls_gate.cpp): nginx's path for everyone, a tunnel for users.
   asio::awaitable<void> handle_connection(asio::ip::tcp::socket socket);
   // transport = "borrow": users are answered in the target's shape, everyone else is relayed to it.
   asio::awaitable<void> handle_borrow_connection(asio::ip::tcp::socket socket);
@@ -63,7 +64,8 @@ class Server {
   asio::awaitable<void> run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user);
   asio::awaitable<void> handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination);
   asio::awaitable<void> handle_association(std::unique_ptr<mux::Stream> association, std::string user);
-  asio::awaitable<Result<asio::ip::tcp::socket>> connect_cover();
+  asio::awaitable<Result<asio::ip::tcp::socket>> connect_upstream(const std::string& host, std::uint16_t port);
+  void split_upstreams();  // cover.upstream and cover.upstream_tls into host and port
   std::optional<User> authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter);
   // A user may open one more tunnel (their own limit, the server's per-user and total limits).
   bool admit(const User& user);
@@ -82,10 +84,10 @@ class Server {
   std::vector<tls::ServerContext> retired_tls_;
   std::int64_t certificate_loaded_ = 0;  // newest mtime (ns) of the certificate and key in use
   asio::ip::tcp::acceptor acceptor_;
-  asio::ip::tcp::acceptor cover_acceptor_;
-  asio::ip::tcp::endpoint cover_endpoint_;
-  std::string cover_host_;
+  std::string cover_host_;  // cover.upstream (plain HTTP)
   std::uint16_t cover_port_ = 0;
+  std::string cover_tls_host_;  // cover.upstream_tls (the same server's TLS port), or ""
+  std::uint16_t cover_tls_port_ = 0;
   struct TunnelInfo {
     std::string user;
     std::uint64_t counted_in = 0;  // bytes already added to the usage batch

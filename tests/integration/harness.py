@@ -343,3 +343,54 @@ def exchange(port, payload, quiet=0.5):
         except socket.timeout:
             pass
         return got
+
+
+def start_stock_nginx(tmp, certificate, key, root, port=None, extra_server=""):
+    """A stock Debian nginx 1.22 serving `root` over TLS 1.2+1.3 and HTTP/2 on 127.0.0.1:port with
+    `certificate`/`key`: the reference a Culvert server must be indistinguishable from. The http
+    block is Debian's /etc/nginx/nginx.conf (sendfile, tcp_nopush, types_hash_max_size, mime.types,
+    ssl_protocols, ssl_prefer_server_ciphers, gzip) and the server block Debian's default site
+    (root, index, server_name _, try_files), with `listen ... ssl http2` and the certificate
+    added; logs and temp paths go to `tmp`. Returns (process, port); the caller terminates it."""
+    port = port or free_port()
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = os.path.join(tmp, "nginx-stock.conf")
+    with open(conf, "w") as f:
+        f.write(f"""{user}
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx-stock.pid;
+error_log {tmp}/nginx-stock-error.log;
+events {{ worker_connections 768; }}
+http {{
+  sendfile on;
+  tcp_nopush on;
+  types_hash_max_size 2048;
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+  ssl_prefer_server_ciphers on;
+  access_log off;
+  gzip on;
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl http2 default_server;
+    ssl_certificate {certificate};
+    ssl_certificate_key {key};
+    root {root};
+    index index.html index.htm index.nginx-debian.html;
+    server_name _;
+    location / {{
+      try_files $uri $uri/ =404;
+    }}
+    {extra_server}
+  }}
+}}
+""")
+    proc = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf, "-p", tmp],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_for_port(port):
+        proc.terminate()
+        raise RuntimeError("nginx did not start")
+    return proc, port

@@ -2,6 +2,8 @@
 // photography journal), compiled into the binary so a fresh server needs no web root.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace culvert {
@@ -15,5 +17,9 @@ struct CoverPage {
 
 // The page at `path` ("/" and "/index.html" are the same page), or nullptr.
 const CoverPage* find_cover_page(std::string_view path);
+// Every file of the site (without the "/" alias), e.g. to write them out for a reference server.
+std::span<const CoverPage> cover_files();
+// The files' modification time (their Last-Modified), seconds since the epoch.
+std::int64_t cover_modified_time();
 
 }  // namespace culvert

@@ -1,4 +1,4 @@
-#include "server/cover_site_pages.h"
+#include "cover/pages.h"
 
 namespace culvert {
 namespace {
@@ -113,6 +113,10 @@ constexpr CoverPage kPages[] = {
 };
 
 }  // namespace
+
+std::span<const CoverPage> cover_files() { return std::span<const CoverPage>(kPages).subspan(1); }
+
+std::int64_t cover_modified_time() { return 1760429560; }  // kModified
 
 const CoverPage* find_cover_page(std::string_view path) {
   for (const auto& page : kPages)

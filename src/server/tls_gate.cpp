@@ -1,0 +1,173 @@
+// The tls transport's gate (Server::handle_connection): every connection is met the way a stock
+// nginx meets it (cover/), and only a client that proves a user's key inside the TLS session it
+// has just completed leaves that path for a tunnel.
+//   1. nginx's first look: peek one byte (client_header_timeout 60 s from accept). A byte that
+//      cannot start TLS (not 0x16, high bit clear) is plain HTTP on a TLS port: the cover answers
+//      it (or, with cover.upstream_tls, the upstream web server's own TLS port does, raw).
+//   2. The TLS handshake, with nginx's SSL configuration (transport/tls/context.h).
+//   3. nginx's first read after it: 1 KiB for HTTP/1.x; for HTTP/2 what is there, after sending
+//      the HTTP/2 server preface if nothing is. A valid preamble (auth.h) is a user's tunnel;
+//      anything else continues as a request to the cover site, from those very bytes.
+#include <spdlog/spdlog.h>
+
+#include <asio/experimental/awaitable_operators.hpp>
+
+#include "core/await.h"
+#include "core/congestion.h"
+#include "core/dialer.h"
+#include "core/mirror_relay.h"
+#include "core/relay.h"
+#include "core/tcp_stream.h"
+#include "cover/conn.h"
+#include "cover/h2.h"
+#include "cover/http1.h"
+#include "server/server.h"
+#include "transport/tls/auth.h"
+#include "transport/tls/tls_stream.h"
+
+namespace culvert {
+namespace {
+
+// One read buffer for every connection's first read (one thread per io_context): an HTTP/2
+// first read may take 256 KiB, which idle connections must not each hold.
+std::vector<std::uint8_t>& first_read_buffer() {
+  static thread_local std::vector<std::uint8_t> buffer(cover::kH2ReadSize);
+  return buffer;
+}
+
+std::string selected_alpn(SSL* ssl) {
+  const unsigned char* alpn = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &len);
+  return std::string(reinterpret_cast<const char*>(alpn), len);
+}
+
+}  // namespace
+
+asio::awaitable<Result<asio::ip::tcp::socket>> Server::connect_upstream(const std::string& host, std::uint16_t port) {
+  // Named locals, not temporaries, in co_await expressions: GCC 12 mis-destroys such temporaries.
+  Destination cover{Destination::Kind::domain, host, port};
+  DialOptions options{true, config_.connect_timeout};
+  auto result = co_await dial(cover, options);
+  co_return result;
+}
+
+asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
+  try {
+    auto accepted = cover::Clock::now();
+    auto header_deadline = accepted + config_.handshake_timeout;
+    bool upstream = config_.cover.mode == CoverConfig::Mode::upstream;
+    cover::Conn conn(std::move(socket));
+
+    int first = co_await conn.peek_first_byte(header_deadline);
+    if (first < 0) {
+      conn.close(true);
+      co_return;
+    }
+    if (first != 0x16 && !(first & 0x80)) {
+      ++metrics_.cover_relays_total;
+      if (upstream && !cover_tls_host_.empty()) {
+        // The upstream's own TLS port meets these bytes exactly as it meets them directly.
+        auto target = co_await connect_upstream(cover_tls_host_, cover_tls_port_);
+        if (!target) {
+          spdlog::warn("cover upstream (TLS port) unreachable: {}", target.error().message());
+          co_return;
+        }
+        auto [client, ssl] = conn.release();
+        co_await mirror_relay(client, *target, config_.stream_idle_timeout);
+        co_return;
+      }
+      cover::Http1Options options;
+      options.plain_on_tls_port = true;
+      options.header_deadline = header_deadline;
+      co_await cover::serve_http1(conn, options);
+      co_return;
+    }
+
+    std::error_code ignored;
+    conn.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    auto started = cover::Clock::now();
+    SSL* ssl = tls::new_server_ssl(tls_);
+    if (!ssl || !co_await conn.handshake(ssl, header_deadline)) {
+      ++metrics_.handshake_failures_total;
+      conn.close(true);
+      co_return;
+    }
+    metrics_.handshake_seconds.observe(std::chrono::duration<double>(cover::Clock::now() - started).count());
+    bool h2 = selected_alpn(conn.ssl()) == "h2";
+
+    // nginx's first read after the handshake.
+    auto& buffer = first_read_buffer();
+    std::span<std::uint8_t> into(buffer.data(), h2 ? cover::kH2ReadSize : cover::kHeaderBufferSize);
+    bool preface_sent = false;
+    auto read = conn.recv_now(into);
+    if (h2 && read.status == cover::ReadStatus::data && read.n == 0) {
+      // Nothing yet: nginx sends its SETTINGS now, then waits.
+      preface_sent = true;
+      if (!co_await conn.send(cover::h2_server_preface())) {
+        conn.close(true);
+        co_return;
+      }
+    }
+    if (read.status == cover::ReadStatus::data && read.n == 0) read = co_await conn.recv(into, header_deadline);
+    Bytes first_bytes;
+    if (read.status == cover::ReadStatus::data) first_bytes.assign(into.begin(), into.begin() + read.n);
+
+    if (first_bytes.size() >= tls::kPreambleSize) {
+      tls::Exporter exporter{};
+      bool exported = SSL_export_keying_material(conn.ssl(), exporter.data(), exporter.size(), tls::kExporterLabel.data(),
+                                                 tls::kExporterLabel.size(), nullptr, 0, 0) == 1;
+      if (exported) {
+        if (auto user = authenticate(first_bytes, exporter); user && admit(*user)) {
+          // An h2 tunnel always begins with the server preface: the client drops those 40 bytes.
+          if (h2 && !preface_sent && !co_await conn.send(cover::h2_server_preface())) {
+            conn.close(true);
+            co_return;
+          }
+          auto [sock, ssl_object] = conn.release();
+          auto tls = std::make_unique<tls::TlsStream>(std::move(sock), ssl_object);
+          tls->tune_for_bulk();
+          limit_unsent(tls->socket().native_handle(), kTunnelUnsentLimit);
+          Bytes rest(first_bytes.begin() + tls::kPreambleSize, first_bytes.end());
+          co_await run_tunnel(std::move(tls), rest, *user);
+          co_return;
+        }
+      }
+    }
+    ++metrics_.auth_failures_total;
+    ++metrics_.cover_relays_total;
+
+    if (upstream) {
+      // A web server of the operator's behind us: it gets the decrypted request as it came.
+      auto cover_socket = co_await connect_upstream(cover_host_, cover_port_);
+      if (!cover_socket) {
+        spdlog::warn("cover site unreachable: {}", cover_socket.error().message());
+        conn.close(true);
+        co_return;
+      }
+      TcpStream cover(std::move(*cover_socket));
+      if (!first_bytes.empty() && co_await cover.write_all(asio::buffer(first_bytes))) co_return;
+      auto [sock, ssl_object] = conn.release();
+      tls::TlsStream tls(std::move(sock), ssl_object);
+      if (read.status != cover::ReadStatus::data) co_await cover.shutdown_send();
+      co_await relay(tls, cover, config_.stream_idle_timeout);
+      co_return;
+    }
+    if (h2) {
+      cover::H2Options options;
+      options.header_deadline = header_deadline;
+      options.first_bytes = first_bytes;
+      options.preface_sent = preface_sent;
+      co_await cover::serve_h2(conn, options);
+    } else {
+      cover::Http1Options options;
+      options.header_deadline = header_deadline;
+      options.first_bytes = first_bytes;
+      co_await cover::serve_http1(conn, options);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("connection handler failed: {}", e.what());
+  }
+}
+
+}  // namespace culvert
