@@ -21,11 +21,27 @@ constexpr std::size_t kMaxHelloBytes = 64 * 1024;
 
 }  // namespace
 
+bool could_start_client_hello(ByteSpan prefix) {
+  // Record header: handshake (22), version 3.x (x <= 4), a length a ClientHello can have; then
+  // the handshake header: type client_hello (1).
+  if (prefix.size() > 0 && prefix[0] != 22) return false;
+  if (prefix.size() > 1 && prefix[1] != 3) return false;
+  if (prefix.size() > 2 && prefix[2] > 4) return false;
+  if (prefix.size() > 4) {
+    std::size_t length = (prefix[3] << 8) | prefix[4];
+    if (length == 0 || length > 16384) return false;
+  }
+  if (prefix.size() > 5 && prefix[5] != tls13::msg::kClientHello) return false;
+  return true;
+}
+
 asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello& out) {
   Bytes message;
   std::size_t pos = 0;  // start of the next unparsed record in out.raw
   std::uint8_t buf[16 * 1024];
   for (;;) {
+    // As soon as the bytes can no longer be a ClientHello, stop: they go to the target at once.
+    if (!could_start_client_hello(out.raw)) co_return;
     // Parse whole records so far.
     while (out.raw.size() - pos >= 5) {
       const std::uint8_t* h = out.raw.data() + pos;
@@ -50,6 +66,7 @@ asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello
     out.raw.insert(out.raw.end(), buf, buf + n);
     if (ec) {
       out.peer_closed = true;
+      out.peer_reset = ec == asio::error::connection_reset;
       co_return;
     }
   }

@@ -23,9 +23,14 @@ struct ReadHello {
   std::size_t used = 0;      // of which the ClientHello's records take this many
   Bytes message;             // the ClientHello handshake message (empty: not a TLS ClientHello)
   bool peer_closed = false;  // the peer half-closed (or reset) while we read
+  bool peer_reset = false;   // ... by a reset
 };
+// Whether `prefix` (the first bytes a peer sent) can still begin a TLS ClientHello record. The
+// gate decides by each byte, as a TLS server would fail it: a byte that cannot start a ClientHello
+// sends the connection to the target at once, whatever follows.
+bool could_start_client_hello(ByteSpan prefix);
 // Reads records until the first handshake message is whole. Stops early, with `message` empty,
-// on anything that is not a TLS ClientHello, on end of stream, or past 64 KiB. Writes into `out`
+// as soon as the bytes cannot begin a TLS ClientHello, on end of stream, or past 64 KiB. Writes into `out`
 // as it goes, so a caller that cancels the read (a deadline) keeps what was read.
 asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello& out);
 

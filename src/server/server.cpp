@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 
 #include "core/dialer.h"
+#include "core/mirror_relay.h"
+#include <asio/write.hpp>
 #include "core/relay.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
@@ -398,14 +400,23 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
     std::optional<BorrowDecision> user;
     if (!hello.message.empty()) user = borrow_gate_->check(hello.message, *store_);
     if (!user) {
-      // Anyone else talks to the real site, starting with every byte they already sent.
-      TcpStream client(std::move(socket));
-      TcpStream upstream(std::move(*target_socket));
-      if (!hello.raw.empty() && co_await upstream.write_all(asio::buffer(hello.raw))) co_return;
-      if (hello.peer_closed) co_await upstream.shutdown_send();
+      // Anyone else talks to the real site, starting with every byte they already sent, and
+      // meets its endings as they are (a reset as a reset).
       ++metrics_.auth_failures_total;
       ++metrics_.cover_relays_total;
-      co_await relay(client, upstream, config_.stream_idle_timeout);
+      if (!hello.raw.empty()) {
+        auto [wec, written] = co_await asio::async_write(*target_socket, asio::buffer(hello.raw), use_tuple);
+        if (wec) {
+          close_with_reset(socket);
+          co_return;
+        }
+      }
+      if (hello.peer_reset) {
+        close_with_reset(*target_socket);
+        co_return;
+      }
+      if (hello.peer_closed) target_socket->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      co_await mirror_relay(socket, *target_socket, config_.stream_idle_timeout);
       co_return;
     }
     // A user: learn how the target answers this very ClientHello, then answer in that shape.

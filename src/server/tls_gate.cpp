@@ -96,12 +96,25 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
     metrics_.handshake_seconds.observe(std::chrono::duration<double>(cover::Clock::now() - started).count());
     bool h2 = selected_alpn(conn.ssl()) == "h2";
 
+    // With an upstream web server, connect to it now: a silent peer meets the upstream's own
+    // timers and closes, as it would meet them at that server's own TLS port.
+    std::optional<asio::ip::tcp::socket> cover_socket;
+    if (upstream) {
+      auto connected = co_await connect_upstream(cover_host_, cover_port_);
+      if (!connected) {
+        spdlog::warn("cover site unreachable: {}", connected.error().message());
+        conn.close(true);
+        co_return;
+      }
+      cover_socket.emplace(std::move(*connected));
+    }
+
     // nginx's first read after the handshake.
     auto& buffer = first_read_buffer();
     std::span<std::uint8_t> into(buffer.data(), h2 ? cover::kH2ReadSize : cover::kHeaderBufferSize);
     bool preface_sent = false;
     auto read = conn.recv_now(into);
-    if (h2 && read.status == cover::ReadStatus::data && read.n == 0) {
+    if (h2 && !upstream && read.status == cover::ReadStatus::data && read.n == 0) {
       // Nothing yet: nginx sends its SETTINGS now, then waits.
       preface_sent = true;
       if (!co_await conn.send(cover::h2_server_preface())) {
@@ -109,7 +122,22 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
         co_return;
       }
     }
-    if (read.status == cover::ReadStatus::data && read.n == 0) read = co_await conn.recv(into, header_deadline);
+    bool upstream_spoke = false;
+    if (read.status == cover::ReadStatus::data && read.n == 0) {
+      if (cover_socket) {
+        using namespace asio::experimental::awaitable_operators;
+        auto race = co_await (conn.recv(into, header_deadline) ||
+                              cover_socket->async_wait(asio::ip::tcp::socket::wait_read, use_tuple));
+        if (race.index() == 0) {
+          read = std::get<0>(race);
+        } else {
+          upstream_spoke = true;  // the upstream closed (or spoke) first: relay from here
+          read = {cover::ReadStatus::data, 0};
+        }
+      } else {
+        read = co_await conn.recv(into, header_deadline);
+      }
+    }
     Bytes first_bytes;
     if (read.status == cover::ReadStatus::data) first_bytes.assign(into.begin(), into.begin() + read.n);
 
@@ -124,6 +152,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
             conn.close(true);
             co_return;
           }
+          if (cover_socket) cover_socket->close(ignored);
           auto [sock, ssl_object] = conn.release();
           auto tls = std::make_unique<tls::TlsStream>(std::move(sock), ssl_object);
           tls->tune_for_bulk();
@@ -137,19 +166,13 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
     ++metrics_.auth_failures_total;
     ++metrics_.cover_relays_total;
 
-    if (upstream) {
-      // A web server of the operator's behind us: it gets the decrypted request as it came.
-      auto cover_socket = co_await connect_upstream(cover_host_, cover_port_);
-      if (!cover_socket) {
-        spdlog::warn("cover site unreachable: {}", cover_socket.error().message());
-        conn.close(true);
-        co_return;
-      }
+    if (cover_socket) {
+      // The operator's web server behind us gets the decrypted request as it came.
       TcpStream cover(std::move(*cover_socket));
       if (!first_bytes.empty() && co_await cover.write_all(asio::buffer(first_bytes))) co_return;
       auto [sock, ssl_object] = conn.release();
       tls::TlsStream tls(std::move(sock), ssl_object);
-      if (read.status != cover::ReadStatus::data) co_await cover.shutdown_send();
+      if (!upstream_spoke && read.status != cover::ReadStatus::data) co_await cover.shutdown_send();
       co_await relay(tls, cover, config_.stream_idle_timeout);
       co_return;
     }

@@ -345,22 +345,24 @@ def exchange(port, payload, quiet=0.5):
         return got
 
 
-def start_stock_nginx(tmp, certificate, key, root, port=None, extra_server=""):
+def start_stock_nginx(tmp, certificate, key, root, port=None, extra_server="", http2=True, plain_port=None):
     """A stock Debian nginx 1.22 serving `root` over TLS 1.2+1.3 and HTTP/2 on 127.0.0.1:port with
     `certificate`/`key`: the reference a Culvert server must be indistinguishable from. The http
     block is Debian's /etc/nginx/nginx.conf (sendfile, tcp_nopush, types_hash_max_size, mime.types,
     ssl_protocols, ssl_prefer_server_ciphers, gzip) and the server block Debian's default site
     (root, index, server_name _, try_files), with `listen ... ssl http2` and the certificate
-    added; logs and temp paths go to `tmp`. Returns (process, port); the caller terminates it."""
+    added (`http2=False`: without HTTP/2; `plain_port`: also plain HTTP there, as the upstream of
+    an upstream-cover server); logs and temp paths go to `tmp`. Returns (process, port); the caller
+    terminates it."""
     port = port or free_port()
     user = "user root;" if os.geteuid() == 0 else ""
-    conf = os.path.join(tmp, "nginx-stock.conf")
+    conf = os.path.join(tmp, f"nginx-stock-{port}.conf")
     with open(conf, "w") as f:
         f.write(f"""{user}
 worker_processes 1;
 daemon off;
-pid {tmp}/nginx-stock.pid;
-error_log {tmp}/nginx-stock-error.log;
+pid {tmp}/nginx-stock-{port}.pid;
+error_log {tmp}/nginx-stock-error-{port}.log;
 events {{ worker_connections 768; }}
 http {{
   sendfile on;
@@ -375,7 +377,8 @@ http {{
   client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
   uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
   server {{
-    listen 127.0.0.1:{port} ssl http2 default_server;
+    listen 127.0.0.1:{port} ssl{" http2" if http2 else ""} default_server;
+    {f"listen 127.0.0.1:{plain_port} default_server;" if plain_port else ""}
     ssl_certificate {certificate};
     ssl_certificate_key {key};
     root {root};

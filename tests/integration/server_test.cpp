@@ -2,6 +2,8 @@
 // (valid, replayed and corrupt tunnels), with real TLS sockets and the built-in cover site.
 #include "server/server.h"
 
+#include "cover/h2.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -46,6 +48,9 @@ class ServerTest : public ::testing::Test {
     port_ = server_->local_endpoint().port();
 
     client_config_.verifier = tls13::CertificateVerifier::create({"127.0.0.1", pin_}).value();
+    // HTTP/1.1, so that a tunnel's first bytes are mux frames (over h2 the cover's server preface
+    // comes first: see TunnelOverH2StartsWithTheCoverServerPreface).
+    client_config_.alpn = {"http/1.1"};
 
     // A local echo origin for streams to reach.
     echo_.open(asio::ip::tcp::v4());
@@ -190,6 +195,32 @@ TEST_F(ServerTest, ValidPreambleOpensATunnelWhoseStreamsReachTheDestination) {
     auto tls = co_await connect();
     EXPECT_FALSE(co_await open_tunnel(*tls, alice_, 1, "ping through the tunnel"));
     EXPECT_EQ(co_await read_stream_data(*tls, 1), "ping through the tunnel");
+  });
+}
+
+TEST_F(ServerTest, TunnelOverH2StartsWithTheCoverServerPreface) {
+  client_config_.alpn = {"h2", "http/1.1"};
+  run([&]() -> asio::awaitable<void> {
+    auto tls = co_await connect();
+    EXPECT_EQ(tls->summary().alpn, "h2");
+    EXPECT_FALSE(co_await open_tunnel(*tls, alice_, 1, "over h2"));
+    auto preface = cover::h2_server_preface();
+    auto first = co_await read_at_least(*tls, preface.size());
+    if (first.size() < preface.size()) {
+      ADD_FAILURE() << "only " << first.size() << " bytes before the tunnel ended";
+      co_return;
+    }
+    EXPECT_TRUE(std::equal(preface.begin(), preface.end(), first.begin()));
+    // What follows is the tunnel, as the client reads it once the preface is dropped.
+    Bytes rest(first.begin() + static_cast<std::ptrdiff_t>(preface.size()), first.end());
+    std::string data;
+    if (!rest.empty()) {
+      std::size_t used = 0;
+      auto f = mux::decode_frame(rest, used);
+      if (f && *f && (*f)->type == mux::FrameType::data) data = std::string(as_chars((*f)->payload));
+    }
+    if (data.empty()) data = co_await read_stream_data(*tls, 1);
+    EXPECT_EQ(data, "over h2");
   });
 }
 

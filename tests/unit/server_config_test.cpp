@@ -34,7 +34,8 @@ TEST_F(ServerConfigTest, RenderedDefaultsLoadBack) {
   ASSERT_TRUE(loaded) << message;
   EXPECT_EQ(loaded->public_host, "198.51.100.2");
   EXPECT_EQ(loaded->cover.mode, CoverConfig::Mode::upstream);
-  EXPECT_EQ(loaded->cover.alpn, std::vector<std::string>{"http/1.1"});
+  EXPECT_TRUE(loaded->cover.alpn.empty());
+  EXPECT_EQ(loaded->cover.effective_alpn(), std::vector<std::string>{"http/1.1"});
   EXPECT_EQ(loaded->path("users.db"), dir_.string() + "/users.db");
 }
 
