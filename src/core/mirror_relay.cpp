@@ -7,6 +7,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <memory>
+#include <vector>
 
 #include "core/await.h"
 #include "core/signal.h"
@@ -31,12 +32,13 @@ bool is_reset(const std::error_code& ec) {
 
 asio::awaitable<void> direction(std::shared_ptr<Shared> shared, asio::ip::tcp::socket& from,
                                 asio::ip::tcp::socket& to) {
-  std::uint8_t buffer[16 * 1024];
+  // Large enough that what arrived together leaves together (a target meets a probe whole).
+  std::vector<std::uint8_t> buffer(64 * 1024);
   for (;;) {
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buffer), use_tuple);
     if (n > 0) {
       shared->last = Clock::now();
-      auto [wec, written] = co_await asio::async_write(to, asio::buffer(buffer, n), use_tuple);
+      auto [wec, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), use_tuple);
       if (wec) {
         // The destination is gone (it reset us): the source meets a reset as it would have.
         if (is_reset(wec)) {

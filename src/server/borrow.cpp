@@ -38,7 +38,9 @@ bool could_start_client_hello(ByteSpan prefix) {
 asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello& out) {
   Bytes message;
   std::size_t pos = 0;  // start of the next unparsed record in out.raw
-  std::uint8_t buf[16 * 1024];
+  // Whatever the peer sent is taken in one read and written to the target in one write, so the
+  // target meets it as it would directly (a 17 KiB probe arrives whole: it must not be cut).
+  std::vector<std::uint8_t> buf(kMaxHelloBytes);
   for (;;) {
     // As soon as the bytes can no longer be a ClientHello, stop: they go to the target at once.
     if (!could_start_client_hello(out.raw)) co_return;
@@ -63,7 +65,7 @@ asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello
     }
     if (out.raw.size() > kMaxHelloBytes) co_return;
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_tuple);
-    out.raw.insert(out.raw.end(), buf, buf + n);
+    out.raw.insert(out.raw.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
     if (ec) {
       out.peer_closed = true;
       out.peer_reset = ec == asio::error::connection_reset;
