@@ -6,11 +6,11 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev libsqlite3-dev libasio-dev libcli11-dev libspdlog-dev libfmt-dev
-  libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev libnghttp2-dev zlib1g-dev
+  libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev libnghttp2-dev zlib1g-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
   curl python3 nodejs openssl nginx-light iproute2 postgresql systemd
-  shadowsocks-libev v2ray trojan zbar-tools
+  shadowsocks-libev v2ray trojan zbar-tools pebble
   chromium
 )
 # chromium: the borrowed-site test sends a real browser to the server; firefox only for captures.

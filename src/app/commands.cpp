@@ -22,6 +22,7 @@
 #include "client/client.h"
 #include "config/server_config.h"
 #include "core/await.h"
+#include "core/file.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
 #include "link/share_link.h"
@@ -56,17 +57,6 @@ std::string guess_public_host() {
 bool is_ip_literal(const std::string& host) {
   unsigned char buf[16];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-// Writes `contents` to `path` readable by the owner only.
-bool write_private_file(const std::string& path, const std::string& contents) {
-  mode_t old = ::umask(077);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  out.close();
-  ::umask(old);
-  ::chmod(path.c_str(), 0600);
-  return static_cast<bool>(out);
 }
 
 int print_link(const ServerConfig& config, const User& user, bool qr) {
@@ -151,6 +141,23 @@ int server_init(const InitOptions& options) {
     config.cover.mode = CoverConfig::Mode::upstream;
     config.cover.upstream = options.cover_upstream;
   }
+  // A CA-issued certificate for a name: an ordinary website's. The link then carries no pin.
+  std::string certificate_name = config.sni.empty() ? config.public_host : config.sni;
+  bool acme = config.transport == "tls" && !options.no_acme && !certificate_name.empty() &&
+              !is_ip_literal(certificate_name);
+  if (!acme && !options.acme_directory.empty() && config.transport == "tls" && !options.no_acme) {
+    std::cerr << "culvert: --acme-directory needs a domain name (--public-host NAME or --sni NAME)\n";
+    return 2;
+  }
+  if (acme) {
+    config.acme.directory = options.acme_directory.empty() ? std::string(kLetsEncryptDirectory) : options.acme_directory;
+    config.acme.email = options.acme_email;
+    if (!options.acme_ca_file.empty()) {
+      std::error_code abs_ec;
+      config.acme.ca_file = fs::absolute(options.acme_ca_file, abs_ec).string();
+    }
+    config.certificate_pinned = false;
+  }
   std::string rendered = render_server_config(config);
   if (!write_private_file(options.dir + "/config.toml", rendered)) {
     std::cerr << "culvert: cannot write " << options.dir << "/config.toml\n";
@@ -184,7 +191,18 @@ int server_init(const InitOptions& options) {
     return 1;
   }
   std::cout << "Initialised " << options.dir << " (listen " << config.listen << ", public host " << config.public_host
-            << ").\nShare link for user \"" << kFirstUser << "\" (keep it secret; scan or paste it into the client):\n";
+            << ").\n";
+  if (acme) {
+    std::cout << "Certificate: the server obtains one for " << certificate_name << " from " << config.acme.directory
+              << " when it starts (tls-alpn-01: " << certificate_name
+              << " must resolve to this server and its port must be reachable as 443), and renews it; until then it "
+                 "serves a temporary self-signed one.\n";
+  } else if (config.transport == "tls") {
+    std::cout << "Certificate: self-signed, pinned in the links. A self-signed certificate on port 443 is itself "
+                 "unusual: with a domain name, init with --public-host NAME for a CA certificate; without one, the "
+                 "borrow transport (--transport borrow --target SITE:443) is the better choice.\n";
+  }
+  std::cout << "Share link for user \"" << kFirstUser << "\" (keep it secret; scan or paste it into the client):\n";
   return print_link(config, *user, options.qr);
 }
 

@@ -19,6 +19,12 @@ struct InitOptions {
   std::string target;  // borrow: HOST:PORT of the borrowed site
   bool allow_private = false;
   bool qr = true;
+  // tls transport with a DNS name: the certificate comes from an ACME CA (Let's Encrypt unless
+  // `acme_directory` says otherwise) unless `no_acme`.
+  bool no_acme = false;
+  std::string acme_directory;
+  std::string acme_email;
+  std::string acme_ca_file;
 };
 
 int server_init(const InitOptions& options);

@@ -35,6 +35,12 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--target", init.target, "borrow: HOST:PORT of the site to borrow (e.g. www.example.com:443)");
   bool no_qr = false;
   init_cmd->add_flag("--no-qr", no_qr, "Do not print the QR code");
+  init_cmd->add_flag("--no-acme", init.no_acme, "Keep a self-signed certificate even for a domain name");
+  init_cmd->add_option("--acme-directory", init.acme_directory,
+                       "ACME CA directory URL (default Let's Encrypt's, for a domain name)");
+  init_cmd->add_option("--acme-email", init.acme_email, "Contact address for the ACME account");
+  init_cmd->add_option("--acme-ca-file", init.acme_ca_file,
+                       "Extra CA certificates (PEM) to trust for the ACME directory (tests)");
 
   std::string dir, log_level = "", name, link, listen = "127.0.0.1:1080";
   auto* run_cmd = server->add_subcommand("run", "Run the server from a data directory");

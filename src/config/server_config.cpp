@@ -120,6 +120,21 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     }
   }
 
+  if (auto acme = t["acme"].as_table()) {
+    c.acme.directory = (*acme)["directory"].value_or(std::string());
+    c.acme.email = (*acme)["email"].value_or(std::string());
+    c.acme.ca_file = (*acme)["ca_file"].value_or(std::string());
+    c.acme.renew_before_days = static_cast<int>((*acme)["renew_before_days"].value_or(std::int64_t{30}));
+    if (c.acme.renew_before_days < 0) {
+      message = "acme.renew_before_days must be 0 or more";
+      return fail(Errc::bad_config);
+    }
+    if (!c.acme.directory.empty() && c.acme.directory.rfind("https://", 0) != 0) {
+      message = "acme.directory must be an https:// URL, got \"" + c.acme.directory + "\"";
+      return fail(Errc::bad_config);
+    }
+  }
+
   std::string host;
   std::uint16_t port = 0;
   if (!split_host_port(c.listen, host, port)) {
@@ -251,7 +266,16 @@ std::string render_server_config(const ServerConfig& c) {
   }
   auto alpn = c.cover.effective_alpn();
   for (std::size_t i = 0; i < alpn.size(); ++i) os << (i ? ", " : "") << q(alpn[i]);
-  os << "]\n";
+  os << "]\n\n"
+     << "[acme]\n"
+     << "# Certificate from an ACME CA for the server's name (sni, else public_host), obtained and\n"
+     << "# renewed by the server (tls-alpn-01 on its own port, which must be reachable as 443).\n"
+     << "# \"\" = off: cert.pem/key.pem are yours (self-signed by init, pinned in links).\n"
+     << "directory = " << q(c.acme.directory) << "\n"
+     << "email = " << q(c.acme.email) << "\n"
+     << "# Extra CA certificates (PEM) trusted for the directory's HTTPS, e.g. a test CA's.\n"
+     << "ca_file = " << q(c.acme.ca_file) << "\n"
+     << "renew_before_days = " << c.acme.renew_before_days << "\n";
   return os.str();
 }
 

@@ -28,6 +28,18 @@ struct CoverConfig {
   }
 };
 
+// Certificates from an ACME CA (Let's Encrypt and the like) for the server's name, obtained and
+// renewed by the server itself with the tls-alpn-01 challenge on its own port.
+struct AcmeConfig {
+  std::string directory;  // the CA's directory URL; "" = off (the certificate files are the operator's)
+  std::string email;      // account contact, "" for none
+  std::string ca_file;    // extra CA certificates to trust for the directory's HTTPS (tests: pebble)
+  int renew_before_days = 30;
+  std::string account_key = "acme-account.key";
+};
+
+inline constexpr std::string_view kLetsEncryptDirectory = "https://acme-v02.api.letsencrypt.org/directory";
+
 struct ServerConfig {
   std::string data_dir;
   std::string listen = "0.0.0.0:443";
@@ -44,6 +56,7 @@ struct ServerConfig {
   std::string postgres;        // libpq connection string, for store = "postgres"
   bool allow_private = false;  // let users reach loopback/private destinations
   CoverConfig cover;
+  AcmeConfig acme;
   // TLS handshake limit; nginx's default client_header_timeout, which bounds its handshake too.
   std::chrono::milliseconds handshake_timeout{60000};
   std::chrono::milliseconds connect_timeout{10000};

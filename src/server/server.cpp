@@ -142,6 +142,7 @@ Result<void> Server::reload(ServerConfig fresh, std::string& message) {
     }
   }
   if (config_.cover.mode == CoverConfig::Mode::upstream) split_upstreams();
+  if (acme_) acme_->update(acme_options());  // SIGHUP also checks the certificate now
   if (auto resolver = resolve_dns_resolver(message); !resolver) {
     config_ = std::move(old);
     ++metrics_.reload_failures_total;
@@ -189,8 +190,26 @@ asio::awaitable<void> Server::drain(std::chrono::milliseconds limit) {
   stop();
 }
 
+acme::ManagerOptions Server::acme_options() const {
+  acme::ManagerOptions o;
+  o.order.directory = config_.acme.directory;
+  o.order.email = config_.acme.email;
+  o.order.ca_file = config_.acme.ca_file.empty() ? "" : config_.path(config_.acme.ca_file);
+  o.order.account_key_file = config_.path(config_.acme.account_key);
+  o.order.name = config_.sni.empty() ? config_.public_host : config_.sni;
+  o.certificate_file = config_.path(config_.certificate);
+  o.key_file = config_.path(config_.key);
+  o.renew_before = std::chrono::hours(24 * config_.acme.renew_before_days);
+  return o;
+}
+
 Result<void> Server::start_tls_and_cover(std::string& message) {
   if (auto loaded = load_certificate(message); !loaded) return loaded;
+  if (!config_.acme.directory.empty()) {
+    // Until the CA's certificate arrives, the one on disk (self-signed by init) is served.
+    acme_ = std::make_unique<acme::Manager>(acme_options());
+    acme_->start();
+  }
   // The built-in cover runs in-process, on each connection's own socket (cover/).
   if (config_.cover.mode == CoverConfig::Mode::upstream) split_upstreams();
   return {};
@@ -242,6 +261,7 @@ void Server::stop() {
   acceptor_.close(ignored);
   ticket_timer_.cancel();
   housekeeping_timer_.cancel();
+  if (acme_) acme_->stop();
   std::vector<std::shared_ptr<mux::Session>> tunnels;
   for (auto& [t, info] : tunnels_) tunnels.push_back(t);
   for (auto& t : tunnels) t->close(make_error_code(Errc::tunnel_closed));

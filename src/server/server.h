@@ -16,6 +16,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "acme/manager.h"
 #include "config/server_config.h"
 #include "mux/session.h"
 #include "server/borrow.h"
@@ -56,6 +57,8 @@ class Server {
   // transport = "borrow": users are answered in the target's shape, everyone else is relayed to it.
   asio::awaitable<void> handle_borrow_connection(asio::ip::tcp::socket socket);
   Result<void> start_tls_and_cover(std::string& message);
+  // The ACME manager's options from the configuration (acme.directory set, tls transport).
+  acme::ManagerOptions acme_options() const;
   Result<void> load_certificate(std::string& message);
   void reload_certificate_if_changed();  // renewed by an ACME client: picked up within seconds
   Result<void> resolve_dns_resolver(std::string& message);
@@ -95,6 +98,7 @@ class Server {
   };
   std::map<std::shared_ptr<mux::Session>, TunnelInfo> tunnels_;
   std::map<std::string, UsageDelta> pending_usage_;  // per user, flushed in batches
+  std::unique_ptr<acme::Manager> acme_;  // certificates from an ACME CA, when configured
   std::unique_ptr<BorrowGate> borrow_gate_;
   tls13::ServerCredentials borrow_credentials_;
   std::string target_host_;

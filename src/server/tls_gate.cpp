@@ -22,6 +22,7 @@
 #include "cover/h2.h"
 #include "cover/http1.h"
 #include "server/server.h"
+#include "transport/tls/acme_challenges.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/tls_stream.h"
 
@@ -94,7 +95,13 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
       co_return;
     }
     metrics_.handshake_seconds.observe(std::chrono::duration<double>(cover::Clock::now() - started).count());
-    bool h2 = selected_alpn(conn.ssl()) == "h2";
+    auto alpn = selected_alpn(conn.ssl());
+    if (alpn == tls::kAcmeTlsAlpn) {
+      // An ACME CA validated our tls-alpn-01 challenge with the handshake itself (RFC 8737).
+      conn.close(false);
+      co_return;
+    }
+    bool h2 = alpn == "h2";
 
     // With an upstream web server, connect to it now: a silent peer meets the upstream's own
     // timers and closes, as it would meet them at that server's own TLS port.

@@ -1,5 +1,7 @@
 #include "transport/tls/context.h"
 
+#include "transport/tls/acme_challenges.h"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -9,8 +11,20 @@ namespace {
 
 // nginx (ngx_http_ssl_alpn_select): the first of the server's protocols the client offers; no
 // common protocol is a fatal no_application_protocol alert.
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
                 void* arg) {
+  // An ACME CA validating a tls-alpn-01 challenge for this server's name (RFC 8737).
+  for (unsigned i = 0; i < inlen; i += 1u + in[i]) {
+    if (std::string_view(reinterpret_cast<const char*>(in + i + 1), std::min<unsigned>(in[i], inlen - i - 1)) !=
+        kAcmeTlsAlpn)
+      continue;
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name && AcmeChallenges::instance().install(ssl, name)) {
+      *out = in + i + 1;
+      *outlen = in[i];
+      return SSL_TLSEXT_ERR_OK;
+    }
+  }
   const auto* server = static_cast<const std::vector<unsigned char>*>(arg);
   unsigned char* selected = nullptr;
   if (SSL_select_next_proto(&selected, outlen, server->data(), static_cast<unsigned int>(server->size()), in, inlen) !=
