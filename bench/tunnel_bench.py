@@ -2,10 +2,13 @@
 """Tunnel vs direct on loopback, measured in the same run (interleaved, medians).
 
   bench/tunnel_bench.py [--binary build/culvert] [--rounds 5] [--size-mib 64] [--streams 100]
+                        [--baseline-binary OTHER/culvert]
 
 Prints a Markdown table: time to fetch SIZE MiB directly, through the tunnel (SOCKS5) and through
 a second client with the first-records padding off (--padding off), interleaved; the ratios; and
-the RSS of client and server with N idle open streams.
+the RSS of client and server with N idle open streams. With --baseline-binary, a server and client
+of that other build (e.g. the previous commit's) run beside them and every round fetches through
+both: tunnel time and CPU seconds per GiB (server + client) of this build against that one.
 """
 import argparse
 import os
@@ -29,12 +32,41 @@ def timed_fetch(args, url):
     return time.monotonic() - start
 
 
+def cpu_seconds(*processes):
+    """User + system CPU time so far of the given harness processes."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in processes:
+        with open(f"/proc/{p.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def start_baseline(a, tmp):
+    """A server and client of the baseline build, on their own port and data directory."""
+    saved = harness.CULVERT
+    harness.CULVERT = os.path.abspath(a.baseline_binary)
+    try:
+        port = harness.free_port()
+        init = harness.run(["server", "init", "--dir", f"{tmp}/b", "--listen", f"127.0.0.1:{port}", "--public-host",
+                            "127.0.0.1", "--allow-private", "--no-qr"])
+        link = init.stdout.strip().splitlines()[-1]
+        server = harness.Process(["server", "run", "--dir", f"{tmp}/b", "--log-level", "warn"], f"{tmp}/bserver.log")
+        client = harness.Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none", "--log-level",
+                                  "warn"], f"{tmp}/bclient.log")
+        return server, client
+    finally:
+        harness.CULVERT = saved
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", default="build/culvert")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--size-mib", type=int, default=64)
     p.add_argument("--streams", type=int, default=100)
+    p.add_argument("--baseline-binary", default="")
     a = p.parse_args()
     harness.CULVERT = os.path.abspath(a.binary)
 
@@ -66,10 +98,32 @@ def main():
         direct, tunnel, plain = [], [], []
         timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url)  # warm-up
         timed_fetch(["-x", f"socks5h://127.0.0.1:{unpadded.port}"], url)
+        baseline = start_baseline(a, tmp) if a.baseline_binary else None
+        base_times, cpu_new, cpu_base = [], [], []
+        if baseline:
+            timed_fetch(["-x", f"socks5h://127.0.0.1:{baseline[1].port}"], url)  # warm-up
         for _ in range(a.rounds):
             direct.append(timed_fetch([], url))
+            before = cpu_seconds(server, client)
             tunnel.append(timed_fetch(["-x", f"socks5h://127.0.0.1:{client.port}"], url))
+            cpu_new.append(cpu_seconds(server, client) - before)
             plain.append(timed_fetch(["-x", f"socks5h://127.0.0.1:{unpadded.port}"], url))
+            if baseline:
+                before = cpu_seconds(*baseline)
+                base_times.append(timed_fetch(["-x", f"socks5h://127.0.0.1:{baseline[1].port}"], url))
+                cpu_base.append(cpu_seconds(*baseline) - before)
+        if baseline:
+            gib = a.size_mib / 1024
+            mt, mb = statistics.median(tunnel), statistics.median(base_times)
+            cn, cb = statistics.median(cpu_new) / gib, statistics.median(cpu_base) / gib
+            print(f"| build | {a.size_mib} MiB fetch, median of {a.rounds} (s) | MiB/s | CPU s/GiB (server+client) |")
+            print("|---|---|---|---|")
+            print(f"| this ({a.binary}) | {mt:.3f} | {a.size_mib / mt:.0f} | {cn:.2f} |")
+            print(f"| baseline ({a.baseline_binary}) | {mb:.3f} | {a.size_mib / mb:.0f} | {cb:.2f} |")
+            print(f"| this / baseline | {mt / mb:.3f}x time | | {cn / cb:.3f}x CPU |")
+            print()
+            for p in baseline:
+                p.stop()
         md, mt, mp = statistics.median(direct), statistics.median(tunnel), statistics.median(plain)
         print(f"| measure | direct | tunnel | tunnel, padding off | tunnel/direct | padding on/off |")
         print(f"|---|---|---|---|---|---|")

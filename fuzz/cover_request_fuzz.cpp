@@ -38,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (hr != ParseResult::ok) break;
     if (header.value_end != kNone && header.value_start != kNone && header.value_end >= header.value_start &&
         header.value_end <= size) {
-      std::string value(reinterpret_cast<const char*>(data) + header.value_start, header.value_end - header.value_start);
+      std::string value(reinterpret_cast<const char*>(data) + header.value_start,
+                        header.value_end - header.value_start);
       std::string host;
       validate_host(value, host);
       facts.range = value;

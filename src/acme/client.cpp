@@ -16,8 +16,7 @@ using json = nlohmann::json;
 
 class Session {
  public:
-  Session(const OrderOptions& o, EVP_PKEY* account, std::string& error)
-      : o_(o), account_(account), error_(error) {
+  Session(const OrderOptions& o, EVP_PKEY* account, std::string& error) : o_(o), account_(account), error_(error) {
     http_.ca_file = o.ca_file;
   }
 

@@ -65,10 +65,12 @@ bool dechunk(const std::string& in, std::string& out) {
   for (;;) {
     auto eol = in.find("\r\n", pos);
     if (eol == std::string::npos) return false;
-    std::size_t size = std::strtoul(in.substr(pos, eol - pos).c_str(), nullptr, 16);
+    std::string digits = in.substr(pos, eol - pos);
+    if (digits.empty() || digits.size() > 8) return false;
+    std::size_t size = std::strtoul(digits.c_str(), nullptr, 16);
     pos = eol + 2;
     if (size == 0) return true;
-    if (pos + size > in.size()) return false;
+    if (size > in.size() || pos + size > in.size()) return false;
     out.append(in, pos, size);
     pos += size + 2;
   }
@@ -130,17 +132,24 @@ Result<HttpResponse> https_request(const std::string& method, const std::string&
     if (raw.size() > (8u << 20)) break;
   }
   cleanup();
+  auto parsed = parse_http_response(raw);
+  if (!parsed) error = "no valid HTTP answer from " + url.host;
+  return parsed;
+}
+
+Result<HttpResponse> parse_http_response(std::string_view raw) {
   auto head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos || raw.rfind("HTTP/1.", 0) != 0) {
-    error = "no HTTP answer from " + url.host;
+  if (head_end == std::string_view::npos || raw.size() < 12 || raw.substr(0, 7) != "HTTP/1.")
     return fail(Errc::malformed);
-  }
   HttpResponse response;
-  response.status = std::atoi(raw.c_str() + 9);
+  for (std::size_t i = 9; i < 12; ++i) {
+    if (raw[i] < '0' || raw[i] > '9') return fail(Errc::malformed);
+    response.status = response.status * 10 + (raw[i] - '0');
+  }
   std::size_t pos = raw.find("\r\n") + 2;
   while (pos < head_end) {
     auto eol = raw.find("\r\n", pos);
-    std::string line = raw.substr(pos, eol - pos);
+    std::string line(raw.substr(pos, eol - pos));
     pos = eol + 2;
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
@@ -148,12 +157,9 @@ Result<HttpResponse> https_request(const std::string& method, const std::string&
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
     response.headers[lower(line.substr(0, colon))] = value;
   }
-  std::string payload = raw.substr(head_end + 4);
+  std::string payload(raw.substr(head_end + 4));
   if (lower(response.header("transfer-encoding")) == "chunked") {
-    if (!dechunk(payload, response.body)) {
-      error = "truncated answer from " + url.host;
-      return fail(Errc::truncated);
-    }
+    if (!dechunk(payload, response.body)) return fail(Errc::truncated);
   } else {
     response.body = std::move(payload);
   }

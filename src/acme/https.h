@@ -27,6 +27,10 @@ struct HttpsOptions {
   std::chrono::seconds timeout{30};
 };
 
+// Parses a whole HTTP/1.x response (read until the server closed): status, headers, body (chunked
+// transfer coding undone). Errc::malformed or Errc::truncated for anything else.
+Result<HttpResponse> parse_http_response(std::string_view raw);
+
 // `method` GET, HEAD or POST (with `body` as application/jose+json). On failure `error` says why.
 Result<HttpResponse> https_request(const std::string& method, const std::string& url, const std::string& body,
                                    const HttpsOptions& options, std::string& error);

@@ -1,8 +1,8 @@
 #include "acme/jws.h"
 
 #include <openssl/bn.h>
-#include <openssl/ec.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -100,16 +100,14 @@ std::string sign(EVP_PKEY* key, const std::string& kid, const std::string& nonce
          base64url(raw) + "\"}";
 }
 
-std::string key_authorization(const std::string& token, EVP_PKEY* account) {
-  return token + "." + thumbprint(account);
-}
+std::string key_authorization(const std::string& token, EVP_PKEY* account) { return token + "." + thumbprint(account); }
 
 Bytes csr_der(EVP_PKEY* key, const std::string& name) {
   X509_REQ* req = X509_REQ_new();
   X509_REQ_set_version(req, 0);
   X509_NAME* subject = X509_REQ_get_subject_name(req);
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()), -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1,
+                             0);
   X509_REQ_set_pubkey(req, key);
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   std::string san = "DNS:" + name;
@@ -138,8 +136,8 @@ X509Ptr tls_alpn_certificate(EVP_PKEY* key, const std::string& name, const std::
   X509_gmtime_adj(X509_getm_notBefore(x), -3600);
   X509_gmtime_adj(X509_getm_notAfter(x), 7 * 24 * 3600);
   X509_NAME* subject = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()), -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1,
+                             0);
   X509_set_issuer_name(x, subject);
   X509_set_pubkey(x, key);
   std::string san = "DNS:" + name;

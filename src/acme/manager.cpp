@@ -58,8 +58,8 @@ bool Manager::certificate_is_current(const std::string& certificate_file, const 
   bool self_signed = X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(cert)) == 0 &&
                      X509_verify(cert, X509_get0_pubkey(cert)) == 1;
   bool for_name = X509_check_host(cert, name.c_str(), name.size(), 0, nullptr) == 1;
-  std::time_t limit = std::time(nullptr) + static_cast<std::time_t>(
-                                               std::chrono::duration_cast<std::chrono::seconds>(renew_before).count());
+  std::time_t limit = std::time(nullptr) +
+                      static_cast<std::time_t>(std::chrono::duration_cast<std::chrono::seconds>(renew_before).count());
   bool lasts = X509_cmp_time(X509_get0_notAfter(cert), &limit) > 0;
   X509_free(cert);
   return !self_signed && for_name && lasts;

@@ -143,14 +143,15 @@ int server_init(const InitOptions& options) {
   }
   // A CA-issued certificate for a name: an ordinary website's. The link then carries no pin.
   std::string certificate_name = config.sni.empty() ? config.public_host : config.sni;
-  bool acme = config.transport == "tls" && !options.no_acme && !certificate_name.empty() &&
-              !is_ip_literal(certificate_name);
+  bool acme =
+      config.transport == "tls" && !options.no_acme && !certificate_name.empty() && !is_ip_literal(certificate_name);
   if (!acme && !options.acme_directory.empty() && config.transport == "tls" && !options.no_acme) {
     std::cerr << "culvert: --acme-directory needs a domain name (--public-host NAME or --sni NAME)\n";
     return 2;
   }
   if (acme) {
-    config.acme.directory = options.acme_directory.empty() ? std::string(kLetsEncryptDirectory) : options.acme_directory;
+    config.acme.directory =
+        options.acme_directory.empty() ? std::string(kLetsEncryptDirectory) : options.acme_directory;
     config.acme.email = options.acme_email;
     if (!options.acme_ca_file.empty()) {
       std::error_code abs_ec;

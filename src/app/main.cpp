@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
       ->capture_default_str();
   probe_cmd->add_flag("--long", probe_args.long_waits, "Also probes that wait past 60 s and 75 s timers");
-  auto* audit_cmd =
-      lab->add_subcommand("audit", "Check, probe by probe, that a server reacts like a real web server (the reference)");
+  auto* audit_cmd = lab->add_subcommand(
+      "audit", "Check, probe by probe, that a server reacts like a real web server (the reference)");
   audit_cmd->add_option("target", probe_args.target, "Server to audit: HOST:PORT or a share link")->required();
   audit_cmd->add_option("--reference", probe_args.reference,
                         "A real web server with the same certificate and content (HOST:PORT)");

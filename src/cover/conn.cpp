@@ -32,7 +32,8 @@ std::pair<asio::ip::tcp::socket, SSL*> Conn::release() {
 asio::awaitable<bool> Conn::wait_readable(Clock::time_point deadline) {
   if (Clock::now() >= deadline) co_return false;
   timer_.expires_at(deadline);
-  auto result = co_await (socket_.async_wait(asio::ip::tcp::socket::wait_read, use_tuple) || timer_.async_wait(use_tuple));
+  auto result =
+      co_await (socket_.async_wait(asio::ip::tcp::socket::wait_read, use_tuple) || timer_.async_wait(use_tuple));
   if (result.index() == 1) co_return false;
   co_return !std::get<0>(std::get<0>(result));
 }

@@ -51,12 +51,14 @@ void strip_goaway_debug(Bytes& out) {
 
 Method method_from(const std::string& m) {
   static const std::pair<const char*, Method> names[] = {
-      {"GET", Method::get},       {"HEAD", Method::head},         {"POST", Method::post},
-      {"PUT", Method::put},       {"DELETE", Method::delete_},    {"OPTIONS", Method::options},
-      {"PATCH", Method::patch},   {"TRACE", Method::trace},       {"CONNECT", Method::connect},
-      {"MKCOL", Method::mkcol},   {"COPY", Method::copy},         {"MOVE", Method::move},
-      {"LOCK", Method::lock},     {"UNLOCK", Method::unlock},     {"PROPFIND", Method::propfind},
-      {"PROPPATCH", Method::proppatch}};
+      {"GET", Method::get},           {"HEAD", Method::head},
+      {"POST", Method::post},         {"PUT", Method::put},
+      {"DELETE", Method::delete_},    {"OPTIONS", Method::options},
+      {"PATCH", Method::patch},       {"TRACE", Method::trace},
+      {"CONNECT", Method::connect},   {"MKCOL", Method::mkcol},
+      {"COPY", Method::copy},         {"MOVE", Method::move},
+      {"LOCK", Method::lock},         {"UNLOCK", Method::unlock},
+      {"PROPFIND", Method::propfind}, {"PROPPATCH", Method::proppatch}};
   for (const auto& [name, method] : names)
     if (m == name) return method;
   return Method::unknown;
@@ -156,8 +158,8 @@ class H2 {
   void goaway(std::uint32_t code) {
     if (goaway_sent_) return;
     goaway_sent_ = true;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_), code,
-                          nullptr, 0);
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_), code, nullptr,
+                          0);
   }
 
   void answer(std::int32_t id, Stream& s) {

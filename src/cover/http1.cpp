@@ -39,7 +39,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool contains_nocase(std::string_view hay, std::string_view needle) { return lower(hay).find(needle) != std::string::npos; }
+bool contains_nocase(std::string_view hay, std::string_view needle) {
+  return lower(hay).find(needle) != std::string::npos;
+}
 
 class Http1 {
  public:
@@ -236,9 +238,9 @@ class Http1 {
 
   // The handlers nginx runs while reading headers; a status to answer with, or 0.
   int on_header(const std::string& name, std::string value) {
-    static const char* unique[] = {"if-modified-since", "if-unmodified-since", "if-match", "if-none-match",
-                                   "content-length",    "content-range",       "if-range", "transfer-encoding",
-                                   "expect",            "authorization"};
+    static const char* unique[] = {
+        "if-modified-since", "if-unmodified-since", "if-match", "if-none-match", "content-length", "content-range",
+        "if-range",          "transfer-encoding",   "expect",   "authorization"};
     if (name == "host") {
       if (host_seen_) return 400;
       host_seen_ = true;

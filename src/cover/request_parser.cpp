@@ -439,8 +439,8 @@ done:
 }
 
 void RequestLineParser::relocate(std::size_t old_start) {
-  for (auto* o : {&request_start, &request_end, &method_end, &uri_start, &uri_end, &args_start, &uri_ext,
-                  &schema_start, &schema_end, &host_start, &host_end, &port_end, &http_protocol})
+  for (auto* o : {&request_start, &request_end, &method_end, &uri_start, &uri_end, &args_start, &uri_ext, &schema_start,
+                  &schema_end, &host_start, &host_end, &port_end, &http_protocol})
     shift(*o, old_start);
 }
 

@@ -15,18 +15,35 @@
 namespace culvert::cover {
 
 enum class ParseResult {
-  ok,              // a request line, or one header line, is complete
-  again,           // need more bytes
-  header_done,     // the empty line after the headers
-  invalid_method,  // NGX_HTTP_PARSE_INVALID_METHOD  -> 400
-  invalid_request,  // NGX_HTTP_PARSE_INVALID_REQUEST -> 400
-  invalid_version,  // NGX_HTTP_PARSE_INVALID_VERSION -> 505
+  ok,                 // a request line, or one header line, is complete
+  again,              // need more bytes
+  header_done,        // the empty line after the headers
+  invalid_method,     // NGX_HTTP_PARSE_INVALID_METHOD  -> 400
+  invalid_request,    // NGX_HTTP_PARSE_INVALID_REQUEST -> 400
+  invalid_version,    // NGX_HTTP_PARSE_INVALID_VERSION -> 505
   invalid_09_method,  // NGX_HTTP_PARSE_INVALID_09_METHOD -> 400
   invalid_header,     // NGX_HTTP_PARSE_INVALID_HEADER -> 400
 };
 
-enum class Method { unknown, get, head, post, put, delete_, mkcol, copy, move, options, propfind, proppatch, lock,
-                    unlock, patch, trace, connect };
+enum class Method {
+  unknown,
+  get,
+  head,
+  post,
+  put,
+  delete_,
+  mkcol,
+  copy,
+  move,
+  options,
+  propfind,
+  proppatch,
+  lock,
+  unlock,
+  patch,
+  trace,
+  connect
+};
 
 inline constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 

@@ -32,11 +32,11 @@ struct RequestFacts {
 };
 
 struct Response {
-  int status = 200;       // as sent (494 and 497 are sent as 400)
+  int status = 200;  // as sent (494 and 497 are sent as 400)
   std::string content_type;
   long long content_length = -1;
   std::string last_modified;
-  bool chunked = false;  // HTTP/1.1 gzip
+  bool chunked = false;                                      // HTTP/1.1 gzip
   std::vector<std::pair<std::string, std::string>> headers;  // ETag, Accept-Ranges, ...
   std::string body;
   bool header_only = false;

@@ -81,10 +81,10 @@ Bytes with_first(std::uint8_t first, std::size_t n) {
 
 void put_frame(Bytes& out, std::uint8_t type, std::uint8_t flags, std::uint32_t stream, const Bytes& payload) {
   std::size_t n = payload.size();
-  out.insert(out.end(), {static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
-                         static_cast<std::uint8_t>(n), type, flags, static_cast<std::uint8_t>(stream >> 24),
-                         static_cast<std::uint8_t>(stream >> 16), static_cast<std::uint8_t>(stream >> 8),
-                         static_cast<std::uint8_t>(stream)});
+  out.insert(out.end(),
+             {static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n), type,
+              flags, static_cast<std::uint8_t>(stream >> 24), static_cast<std::uint8_t>(stream >> 16),
+              static_cast<std::uint8_t>(stream >> 8), static_cast<std::uint8_t>(stream)});
   out.insert(out.end(), payload.begin(), payload.end());
 }
 
@@ -105,8 +105,7 @@ Bytes h2_preface_and_settings() {
   Bytes out = text("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
   // Chromium's SETTINGS: HEADER_TABLE_SIZE 65536, ENABLE_PUSH 0, INITIAL_WINDOW_SIZE 6291456,
   // MAX_HEADER_LIST_SIZE 262144; then WINDOW_UPDATE of the connection by 15663105.
-  put_frame(out, 0x4, 0, 0,
-            Bytes{0, 1, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 4, 0, 0x60, 0, 0, 0, 6, 0, 4, 0, 0});
+  put_frame(out, 0x4, 0, 0, Bytes{0, 1, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 4, 0, 0x60, 0, 0, 0, 6, 0, 4, 0, 0});
   put_frame(out, 0x8, 0, 0, Bytes{0x00, 0xef, 0x00, 0x01});
   return out;
 }
@@ -167,18 +166,18 @@ std::vector<Probe> standard_probes(const ProbeOptions& o) {
 
   // Plain HTTP to the TLS port.
   p.push_back(raw("http-get-1.0", text("GET / HTTP/1.0\r\n\r\n")));
-  p.push_back(raw("http-get-1.1", text("GET / HTTP/1.1\r\nHost: " + host +
-                                       "\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n")));
+  p.push_back(raw("http-get-1.1",
+                  text("GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n")));
   p.push_back(raw("http-get-0.9", text("GET /\r\n")));
   p.push_back(raw("http-head", text("HEAD / HTTP/1.1\r\nHost: " + host + "\r\n\r\n")));
-  p.push_back(raw("http-post-body", text("POST /login HTTP/1.1\r\nHost: " + host +
-                                         "\r\nContent-Length: 300\r\n\r\n" + std::string(300, 'a'))));
+  p.push_back(raw("http-post-body", text("POST /login HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 300\r\n\r\n" +
+                                         std::string(300, 'a'))));
   p.push_back(raw("http-bad-version", text("GET / HTTP/7.1\r\nHost: x\r\n\r\n")));
   p.push_back(raw("http-no-host", text("GET / HTTP/1.1\r\n\r\n")));
   p.push_back(raw("http-connect", text("CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n")));
   p.push_back(raw("http-long-uri", text("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n")));
-  p.push_back(raw("http-long-header", text("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'b') +
-                                           "\r\n\r\n")));
+  p.push_back(
+      raw("http-long-header", text("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'b') + "\r\n\r\n")));
   p.push_back(raw("http-incomplete", text("GET / HTTP/1.1\r\nHost: x\r\n")));
   Probe incomplete_close = raw("http-incomplete-half-close", text("GET / HTTP/1.1\r\nHost: x\r\n"));
   incomplete_close.half_close = true;
@@ -187,9 +186,9 @@ std::vector<Probe> standard_probes(const ProbeOptions& o) {
   p.push_back(raw("h2c-preface", h2_preface_and_settings()));
 
   // Frolov et al. §III: other protocols' openers.
-  p.push_back(raw("dns-over-tcp", Bytes{0x00, 0x1d, 0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-                                        0x00, 0x00, 0x00, 0x07, 'e',  'x',  'a',  'm',  'p',  'l',  'e',
-                                        0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01}));
+  p.push_back(raw("dns-over-tcp",
+                  Bytes{0x00, 0x1d, 0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 'e',
+                        'x',  'a',  'm',  'p',  'l',  'e',  0x03, 'c',  'o',  'm',  0x00, 0x00, 0x01, 0x00, 0x01}));
   p.push_back(raw("stun-binding",
                   Bytes{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
   p.push_back(raw("modbus", Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x01, 0x03, 0x00, 0x00, 0x00, 0x01}));
@@ -268,8 +267,8 @@ std::vector<Probe> standard_probes(const ProbeOptions& o) {
   p.push_back(inside_tls("tls-http-head", text("HEAD / HTTP/1.1\r\nHost: " + host + "\r\n\r\n")));
   p.push_back(inside_tls("tls-http-get-1.0", text("GET / HTTP/1.0\r\n\r\n")));
   p.push_back(inside_tls("tls-http-get-0.9", text("GET /\r\n")));
-  p.push_back(inside_tls("tls-http-post", text("POST / HTTP/1.1\r\nHost: " + host +
-                                               "\r\nContent-Length: 5\r\n\r\nhello")));
+  p.push_back(
+      inside_tls("tls-http-post", text("POST / HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 5\r\n\r\nhello")));
   p.push_back(inside_tls("tls-http-pipelined", text(get + get)));
   p.push_back(inside_tls("tls-http-range", text("GET / HTTP/1.1\r\nHost: " + host +
                                                 "\r\nRange: bytes=0-99\r\nConnection: close\r\n\r\n")));

@@ -19,15 +19,15 @@ namespace culvert::lab {
 
 struct Probe {
   std::string name;
-  Bytes payload;         // raw probes: the first bytes sent; TLS probes: sent inside the session
-  bool over_tls = false;  // complete a TLS handshake (OpenSSL's client) first
-  std::vector<std::string> alpn;         // TLS probes: protocols offered ("" list: no ALPN)
-  int tls_max_version = 0;               // TLS probes: e.g. TLS1_2_VERSION; 0 for OpenSSL's default
-  std::vector<std::size_t> split;        // send the payload in pieces ending at these offsets...
+  Bytes payload;                             // raw probes: the first bytes sent; TLS probes: sent inside the session
+  bool over_tls = false;                     // complete a TLS handshake (OpenSSL's client) first
+  std::vector<std::string> alpn;             // TLS probes: protocols offered ("" list: no ALPN)
+  int tls_max_version = 0;                   // TLS probes: e.g. TLS1_2_VERSION; 0 for OpenSSL's default
+  std::vector<std::size_t> split;            // send the payload in pieces ending at these offsets...
   std::chrono::milliseconds split_pause{0};  // ...with this pause between them
-  bool half_close = false;               // shutdown(SHUT_WR) after the payload
-  std::chrono::milliseconds delay{0};    // wait before connecting (delayed replays)
-  std::chrono::milliseconds timeout{0};  // 0: the options' time limit
+  bool half_close = false;                   // shutdown(SHUT_WR) after the payload
+  std::chrono::milliseconds delay{0};        // wait before connecting (delayed replays)
+  std::chrono::milliseconds timeout{0};      // 0: the options' time limit
 };
 
 enum class Ending { fin, rst, timeout, connect_failed, tls_failed };
@@ -35,11 +35,11 @@ std::string_view to_string(Ending e);
 
 // What a TLS probe learned about the handshake and what followed it.
 struct TlsFacts {
-  std::string version;   // "TLSv1.3"
-  std::string cipher;    // OpenSSL's name
-  std::string alpn;      // selected protocol, "" if none
-  std::string group;     // key exchange group
-  std::string server_hello;  // shape of the ServerHello: session id length, extensions in order
+  std::string version;             // "TLSv1.3"
+  std::string cipher;              // OpenSSL's name
+  std::string alpn;                // selected protocol, "" if none
+  std::string group;               // key exchange group
+  std::string server_hello;        // shape of the ServerHello: session id length, extensions in order
   std::vector<std::size_t> chain;  // DER size of each certificate the server sent
   struct Ticket {
     std::uint32_t lifetime_hint = 0;
@@ -51,8 +51,8 @@ struct TlsFacts {
 
 struct Reaction {
   Ending ending = Ending::timeout;
-  std::size_t bytes = 0;  // bytes the server sent back (inside TLS for TLS probes)
-  Bytes response;         // the first 64 KiB of them
+  std::size_t bytes = 0;                 // bytes the server sent back (inside TLS for TLS probes)
+  Bytes response;                        // the first 64 KiB of them
   std::chrono::milliseconds elapsed{0};  // from the end of the payload to the end
   std::optional<TlsFacts> tls;           // TLS probes only
   std::string error;                     // why a TLS handshake failed, for the report

@@ -214,8 +214,8 @@ bool sealed_lengths_close(const std::string& a, const std::string& b) {
 }
 
 std::string tls_summary(const TlsFacts& f) {
-  std::string s = f.version + " " + f.cipher + " alpn=" + f.alpn + " group=" + f.group + " " + f.server_hello +
-                  " chain=";
+  std::string s =
+      f.version + " " + f.cipher + " alpn=" + f.alpn + " group=" + f.group + " " + f.server_hello + " chain=";
   for (auto c : f.chain) s += std::to_string(c) + ",";
   return s;
 }

@@ -15,9 +15,9 @@
 #include <openssl/crypto.h>
 #include <sys/stat.h>
 
+#include <asio/write.hpp>
 #include "core/dialer.h"
 #include "core/mirror_relay.h"
-#include <asio/write.hpp>
 #include "core/relay.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
@@ -28,7 +28,6 @@
 
 namespace culvert {
 namespace {
-
 
 mux::ResetReason reset_reason_for(std::error_code ec) {
   if (ec == Errc::destination_refused) return mux::ResetReason::refused;
@@ -80,7 +79,8 @@ std::int64_t modified_at(const std::string& path) {
 }  // namespace
 
 Result<void> Server::load_certificate(std::string& message) {
-  tls::ServerTlsOptions tls_options{config_.path(config_.certificate), config_.path(config_.key), config_.cover.effective_alpn()};
+  tls::ServerTlsOptions tls_options{config_.path(config_.certificate), config_.path(config_.key),
+                                    config_.cover.effective_alpn()};
   auto certificate_time = modified_at(tls_options.certificate_file);
   auto key_time = modified_at(tls_options.key_file);
   auto ctx = tls::make_server_context(tls_options);
@@ -375,7 +375,8 @@ void Server::split_upstreams() {
   split_host_port(config_.cover.upstream, cover_host_, cover_port_);
   cover_tls_host_.clear();
   cover_tls_port_ = 0;
-  if (!config_.cover.upstream_tls.empty()) split_host_port(config_.cover.upstream_tls, cover_tls_host_, cover_tls_port_);
+  if (!config_.cover.upstream_tls.empty())
+    split_host_port(config_.cover.upstream_tls, cover_tls_host_, cover_tls_port_);
 }
 
 std::optional<User> Server::authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter) {

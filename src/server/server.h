@@ -98,7 +98,7 @@ class Server {
   };
   std::map<std::shared_ptr<mux::Session>, TunnelInfo> tunnels_;
   std::map<std::string, UsageDelta> pending_usage_;  // per user, flushed in batches
-  std::unique_ptr<acme::Manager> acme_;  // certificates from an ACME CA, when configured
+  std::unique_ptr<acme::Manager> acme_;              // certificates from an ACME CA, when configured
   std::unique_ptr<BorrowGate> borrow_gate_;
   tls13::ServerCredentials borrow_credentials_;
   std::string target_host_;

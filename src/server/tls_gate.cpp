@@ -150,8 +150,9 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
 
     if (first_bytes.size() >= tls::kPreambleSize) {
       tls::Exporter exporter{};
-      bool exported = SSL_export_keying_material(conn.ssl(), exporter.data(), exporter.size(), tls::kExporterLabel.data(),
-                                                 tls::kExporterLabel.size(), nullptr, 0, 0) == 1;
+      bool exported =
+          SSL_export_keying_material(conn.ssl(), exporter.data(), exporter.size(), tls::kExporterLabel.data(),
+                                     tls::kExporterLabel.size(), nullptr, 0, 0) == 1;
       if (exported) {
         if (auto user = authenticate(first_bytes, exporter); user && admit(*user)) {
           // An h2 tunnel always begins with the server preface: the client drops those 40 bytes.

@@ -117,8 +117,8 @@ Result<ServerContext> make_server_context(const ServerTlsOptions& options) {
   // OpenSSL's own keys; ssl_session_timeout 5m.
   SSL_CTX_set_timeout(c, 300);
   if (!set_session_id_context(c)) return fail(Errc::tls_failed);
-  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR |
-                                        SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_set_session_cache_mode(
+      c, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_cache_size(c, 1);
   return ServerContext{std::move(ctx), std::move(wire)};
 }

@@ -25,7 +25,8 @@ class DropPrefixStream final : public ByteStream {
       auto want = std::min(sizeof scratch, prefix_.size() - matched_);
       auto [ec, n] = co_await inner_->read_some(asio::buffer(scratch, want));
       if (ec) co_return IoResult{ec, 0};
-      if (std::memcmp(scratch, prefix_.data() + matched_, n) != 0) co_return IoResult{make_error_code(Errc::malformed), 0};
+      if (std::memcmp(scratch, prefix_.data() + matched_, n) != 0)
+        co_return IoResult{make_error_code(Errc::malformed), 0};
       matched_ += n;
     }
     co_return co_await inner_->read_some(buffer);
