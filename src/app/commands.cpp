@@ -140,6 +140,10 @@ int server_init(const InitOptions& options) {
   if (!options.cover_upstream.empty()) {
     config.cover.mode = CoverConfig::Mode::upstream;
     config.cover.upstream = options.cover_upstream;
+    config.cover.upstream_tls = options.cover_upstream_tls;
+  } else if (!options.cover_upstream_tls.empty()) {
+    std::cerr << "culvert: --cover-upstream-tls goes with --cover-upstream (the same web server's plain port)\n";
+    return 2;
   }
   // A CA-issued certificate for a name: an ordinary website's. The link then carries no pin.
   std::string certificate_name = config.sni.empty() ? config.public_host : config.sni;

@@ -15,6 +15,7 @@ struct InitOptions {
   std::string public_host;
   std::string sni;
   std::string cover_upstream;
+  std::string cover_upstream_tls;  // that web server's own TLS port, for bytes that are not TLS
   std::string transport = "tls";
   std::string target;  // borrow: HOST:PORT of the borrowed site
   bool allow_private = false;

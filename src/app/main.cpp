@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--sni", init.sni, "SNI clients send (default: the public host if it is a name)");
   init_cmd->add_option("--cover-upstream", init.cover_upstream,
                        "Plain-HTTP web server to use as the cover site (HOST:PORT)");
+  init_cmd->add_option("--cover-upstream-tls", init.cover_upstream_tls,
+                       "HOST:PORT of that web server's own TLS port (same certificate): it answers non-TLS bytes");
   init_cmd->add_flag("--allow-private", init.allow_private, "Let users reach loopback and private addresses");
   init_cmd->add_option("--transport", init.transport, "tls (own certificate) or borrow (a real site's identity)")
       ->check(CLI::IsMember({"tls", "borrow"}))

@@ -182,17 +182,13 @@ class UpstreamCoverVsItsUpstream(unittest.TestCase):
             www = os.path.join(tmp, "www")
             assert run(["lab", "cover-files", www]).returncode == 0
             plain_port, tls_port = free_port(), free_port()
-            # First the server (for its certificate), then nginx with both ports, then the config.
+            # First the server (for its certificate), then nginx with both ports.
             init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{port}", "--public-host", "127.0.0.1",
-                        "--cover-upstream", f"127.0.0.1:{plain_port}", "--no-qr"])
+                        "--cover-upstream", f"127.0.0.1:{plain_port}", "--cover-upstream-tls",
+                        f"127.0.0.1:{tls_port}", "--no-qr"])
             self.assertEqual(init.returncode, 0, init.stderr)
             nginx, _ = start_stock_nginx(tmp, os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"), www,
                                          port=tls_port, http2=False, plain_port=plain_port)
-            config = os.path.join(d, "config.toml")
-            with open(config) as f:
-                text = f.read().replace('upstream_tls = ""', f'upstream_tls = "127.0.0.1:{tls_port}"')
-            with open(config, "w") as f:
-                f.write(text)
             server = Process(["server", "run", "--dir", d], os.path.join(tmp, "server.log"))
             try:
                 r = audit(f"127.0.0.1:{port}", f"127.0.0.1:{tls_port}", "--runs", "2")
