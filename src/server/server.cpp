@@ -354,7 +354,8 @@ asio::awaitable<void> Server::accept_loop() {
   asio::steady_timer backoff(io_);
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-    if (stopping_) co_return;
+    // Stopped, or draining (SIGTERM closed the acceptor): no more connections, and nothing to log.
+    if (stopping_ || !acceptor_.is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // EMFILE and the like: log, wait, go on (never spin).
       spdlog::warn("accept failed: {}", ec.message());
