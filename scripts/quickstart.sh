@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
 done
 
 ./scripts/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCULVERT_TESTS=OFF -DCULVERT_BENCH=OFF >/dev/null
 cmake --build build --target culvert -j "$(nproc)"
 
 if [ ! -f "$dir/config.toml" ]; then
@@ -27,6 +27,12 @@ if [ ! -f "$dir/config.toml" ]; then
     sed -i 's/^run_as = ""/run_as = "culvert"/' "$dir/config.toml"
   fi
 else
+  if [ ${#init_args[@]} -gt 0 ]; then
+    # init only ever runs once per directory: say so rather than ignore the options silently.
+    echo "Note: $dir already holds a server, so these options were not applied: ${init_args[*]}"
+    echo "      To change it, edit $dir/config.toml (every key is commented; then restart, or SIGHUP"
+    echo "      for most keys), or start over elsewhere: scripts/quickstart.sh --dir NEWDIR ${init_args[*]}"
+  fi
   echo "Using the existing server in $dir. Share link for user \"default\":"
   ./build/culvert user link default --dir "$dir" --qr
 fi

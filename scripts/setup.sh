@@ -1,20 +1,40 @@
 #!/usr/bin/env bash
-# Installs every Debian package Culvert needs to build, run and test. Idempotent; needs root (or sudo).
-#   scripts/setup.sh             build, run and test
-#   scripts/setup.sh --browsers  also firefox-esr, for scripts/capture-client-hellos.py
+# Installs the Debian packages Culvert needs. Idempotent; needs root (or sudo).
+#   scripts/setup.sh             what building and running Culvert needs (a server: quickstart.sh)
+#   scripts/setup.sh --tests     also the test toolchain: compilers for fuzzing, the real peers and
+#                                servers the tests compare against (nginx, PostgreSQL, shadowsocks,
+#                                v2ray, trojan, pebble, Chromium); scripts/test.sh uses this
+#   scripts/setup.sh --tests --browsers   also firefox-esr, for scripts/capture-client-hellos.py
+#   scripts/setup.sh [...] --print        only list the packages (nothing is installed)
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config
   libssl-dev libsqlite3-dev libasio-dev libcli11-dev libspdlog-dev libfmt-dev
-  libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev libnghttp2-dev zlib1g-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev
+  libnghttp2-dev zlib1g-dev nlohmann-json3-dev
+  openssl ca-certificates
+)
+tests=(
+  git libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
-  curl python3 nodejs openssl nginx-light iproute2 postgresql systemd
+  curl python3 nodejs openssl nginx-light iproute2 postgresql systemd dpkg-dev fakeroot
   shadowsocks-libev v2ray trojan zbar-tools pebble
   chromium
 )
 # chromium: the borrowed-site test sends a real browser to the server; firefox only for captures.
-[ "${1:-}" = "--browsers" ] && packages+=(firefox-esr)
+print_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) packages+=("${tests[@]}") ;;
+    --browsers) packages+=(firefox-esr) ;;
+    --print) print_only=1 ;;
+    *) echo "setup: unknown option $arg (--tests, --browsers, --print)" >&2; exit 2 ;;
+  esac
+done
+if [ "$print_only" -eq 1 ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,7 +7,7 @@
 # failure, including a build that does not compile.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh || exit 1
+./scripts/setup.sh --tests || exit 1
 
 jobs=$(nproc)
 fuzz_seconds=${CULVERT_FUZZ_SECONDS:-20}

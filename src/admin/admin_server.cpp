@@ -191,7 +191,19 @@ std::string AdminServer::users_endpoint(const HttpRequest& r, const std::string&
     }
     return error(404, "no such endpoint");
   }
-  if (r.method != "POST") return error(405, "use GET or POST");
+  if (r.method == "DELETE" && action.empty()) {
+    if (!store_->remove(name)) return error(500, "user store failed");
+    return json_response(200, "{\"name\":" + json_string(name) + ",\"status\":\"deleted\"}");
+  }
+  if (r.method != "POST") return error(405, "use GET, POST or DELETE");
+  if (action == "delete") {
+    if (!store_->remove(name)) return error(500, "user store failed");
+    return json_response(200, "{\"name\":" + json_string(name) + ",\"status\":\"deleted\"}");
+  }
+  if (action == "restore") {
+    if (!store_->restore(name)) return error(500, "user store failed");
+    return json_response(200, user_json(store_->get(name).value_or(*user), now));
+  }
   if (action == "revoke") {
     if (!store_->revoke(name)) return error(500, "user store failed");
     return json_response(200, user_json(store_->get(name).value_or(*user), now));

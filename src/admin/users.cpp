@@ -171,7 +171,8 @@ std::optional<std::int64_t> parse_duration(std::string_view text) {
 
 std::optional<std::int64_t> parse_expiry(std::string_view text, std::int64_t now) {
   if (text == "never") return 0;
-  if (text.starts_with("+")) {
+  // "+30d"; in a query string "+" arrives as a space (form encoding): both mean "from now".
+  if (text.starts_with("+") || text.starts_with(" ")) {
     auto d = parse_duration(text.substr(1));
     if (!d) return std::nullopt;
     return now + *d;

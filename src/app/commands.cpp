@@ -29,6 +29,7 @@
 #include "server/server.h"
 #include "store/sqlite_user_store.h"
 #include "transport/tls/certificate.h"
+#include "transport/tls/context.h"
 
 namespace culvert::app {
 namespace {
@@ -137,6 +138,7 @@ int server_init(const InitOptions& options) {
     if (options.sni.empty()) config.sni = target_host;
     config.certificate_pinned = false;
   }
+  config.admin_listen = options.admin_listen;
   if (!options.cover_upstream.empty()) {
     config.cover.mode = CoverConfig::Mode::upstream;
     config.cover.upstream = options.cover_upstream;
@@ -209,6 +211,29 @@ int server_init(const InitOptions& options) {
   }
   std::cout << "Share link for user \"" << kFirstUser << "\" (keep it secret; scan or paste it into the client):\n";
   return print_link(config, *user, options.qr);
+}
+
+int server_check(const std::string& dir) {
+  ServerConfig config;
+  if (!load_config(dir, config)) return 2;
+  bool ok = true;
+  if (config.transport == "tls") {
+    tls::ServerTlsOptions o{config.path(config.certificate), config.path(config.key), config.cover.effective_alpn()};
+    if (!tls::make_server_context(o)) {
+      std::cerr << "culvert: cannot load certificate " << o.certificate_file << " / key " << o.key_file << "\n";
+      ok = false;
+    }
+  } else if (!crypto::read_x25519_private_key(config.path(config.static_key))) {
+    std::cerr << "culvert: cannot read the static key " << config.path(config.static_key) << "\n";
+    ok = false;
+  }
+  auto store = open_store(config);
+  if (!store) ok = false;
+  if (!ok) return 1;
+  std::cout << "OK: " << dir << "/config.toml (transport " << config.transport << ", listen " << config.listen
+            << ", cover " << (config.cover.mode == CoverConfig::Mode::builtin ? "builtin" : "upstream")
+            << (config.acme.directory.empty() ? "" : ", certificate from " + config.acme.directory) << ")\n";
+  return 0;
 }
 
 int server_run(const std::string& dir, const std::string& log_level) {
@@ -319,11 +344,10 @@ int client_run(const ClientArgs& args) {
     }
     config = std::move(*loaded);
   } else if (!args.link.empty()) {
-    auto link = parse_share_link(args.link);
+    std::string why;
+    auto link = parse_share_link(args.link, &why);
     if (!link) {
-      std::cerr << "culvert: "
-                << (link.error() == Errc::unsupported ? "unsupported transport in share link" : "malformed share link")
-                << "\n";
+      std::cerr << "culvert: this share link cannot be used: " << why << "\n";
       return 2;
     }
     config.servers.push_back(ServerEntry{"proxy", *link});
@@ -347,6 +371,11 @@ int client_run(const ClientArgs& args) {
   if (auto valid = validate_client_config(config, message); !valid) {
     std::cerr << "culvert: " << message << "\n";
     return 2;
+  }
+  if (args.check) {
+    std::cout << "OK: " << config.servers.size() << " server(s), " << config.groups.size() << " group(s), "
+              << config.rules.size() << " rule(s), listen " << config.listen << "\n";
+    return 0;
   }
   if (!setup_logging(config.log_level)) {
     std::cerr << "culvert: unknown log level \"" << config.log_level << "\"\n";

@@ -23,6 +23,7 @@ struct InitOptions {
   // tls transport with a DNS name: the certificate comes from an ACME CA (Let's Encrypt unless
   // `acme_directory` says otherwise) unless `no_acme`.
   bool no_acme = false;
+  std::string admin_listen = "127.0.0.1:9190";  // "" turns the admin API off
   std::string acme_directory;
   std::string acme_email;
   std::string acme_ca_file;
@@ -43,8 +44,12 @@ struct ClientArgs {
   std::string geoip;
   std::size_t max_tunnels = 0;         // 0: the config's (default 4)
   std::size_t streams_per_tunnel = 0;  // 0: the config's (default 128)
+  bool check = false;                  // validate the link or file and exit, without starting
 };
 int client_run(const ClientArgs& args);
+// `culvert server check --dir D`: the configuration, certificate and key, static key and store are
+// loaded as `server run` would load them; prints what is wrong, or a summary. Nothing is started.
+int server_check(const std::string& dir);
 
 // The data directory's config.toml, or false after printing why.
 bool load_config(const std::string& dir, ServerConfig& config);

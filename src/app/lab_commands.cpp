@@ -133,9 +133,10 @@ namespace {
 // HOST:PORT, or a share link (its host, port and SNI: audit a server from the link users hold).
 bool split_target(const std::string& text, std::string& host, std::uint16_t& port, std::string* sni = nullptr) {
   if (text.rfind("culvert://", 0) == 0) {
-    auto link = parse_share_link(text);
+    std::string why;
+    auto link = parse_share_link(text, &why);
     if (!link) {
-      std::cerr << "culvert: malformed share link\n";
+      std::cerr << "culvert: this share link cannot be used: " << why << "\n";
       return false;
     }
     host = link->host;

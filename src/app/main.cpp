@@ -44,7 +44,12 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--acme-ca-file", init.acme_ca_file,
                        "Extra CA certificates (PEM) to trust for the ACME directory (tests)");
 
+  init_cmd->add_option("--admin-listen", init.admin_listen, "Admin HTTP API and /metrics address (\"\" turns it off)")
+      ->capture_default_str();
+
   std::string dir, log_level = "", name, link, listen = "127.0.0.1:1080";
+  auto* check_cmd = server->add_subcommand("check", "Validate a data directory's configuration without starting");
+  check_cmd->add_option("--dir", dir, "Data directory")->required();
   auto* run_cmd = server->add_subcommand("run", "Run the server from a data directory");
   run_cmd->add_option("--dir", dir, "Data directory")->required();
   run_cmd->add_option("--log-level", log_level, "debug, info, warn or error (default: config's log_level)");
@@ -58,6 +63,7 @@ int main(int argc, char** argv) {
                      "Client configuration file (servers, groups, DNS, rules: docs/configuration.md)");
   client->add_option("--listen", client_args.listen, "Local proxy address (default 127.0.0.1:1080)");
   client->add_option("--log-level", client_args.log_level, "debug, info, warn or error");
+  client->add_flag("--check", client_args.check, "Validate the link or configuration file and exit");
   client
       ->add_option("--padding", client_args.padding,
                    "Shape each tunnel's first records (on) or not (off: for comparisons)")
@@ -167,6 +173,7 @@ int main(int argc, char** argv) {
     return server_init(init);
   }
   if (run_cmd->parsed()) return server_run(dir, log_level);
+  if (check_cmd->parsed()) return server_check(dir);
   if (int code = run_user_command(); code >= 0) return code;
   if (client->parsed()) return client_run(client_args);
   return 2;

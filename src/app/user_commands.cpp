@@ -109,6 +109,9 @@ std::function<int()> add_user_commands(CLI::App& app) {
   rotate->add_flag("--qr", args->qr, "Also print the link as a QR code");
   auto* revoke =
       common(user->add_subcommand("revoke", "Revoke a user: their tunnels close, strangers' treatment"), true);
+  auto* restore = common(user->add_subcommand("restore", "Undo a revocation: the user's link works again"), true);
+  auto* remove = common(
+      user->add_subcommand("delete", "Delete a user and their usage for good (the name can be added again)"), true);
   auto* quota = common(user->add_subcommand("set-quota", "Bytes per month (0 or unlimited: none)"), true);
   quota->add_option("bytes", args->value, "e.g. 50G, 500M, unlimited")->required();
   auto* expiry = common(user->add_subcommand("set-expiry", "When access ends"), true);
@@ -221,6 +224,19 @@ std::function<int()> add_user_commands(CLI::App& app) {
         std::cout << "{\"name\":" << admin::json_string(a.name) << ",\"status\":\"revoked\"}\n";
       } else {
         std::cout << "revoked " << a.name << "\n";
+      }
+      return 0;
+    }
+    if (restore->parsed() || remove->parsed()) {
+      Context c(a.dir);
+      if (!c.ok) return 1;
+      bool restoring = restore->parsed();
+      if (!(restoring ? c.store->restore(a.name) : c.store->remove(a.name))) return no_user(a.name);
+      const char* status = restoring ? "active" : "deleted";
+      if (a.json) {
+        std::cout << "{\"name\":" << admin::json_string(a.name) << ",\"status\":\"" << status << "\"}\n";
+      } else {
+        std::cout << (restoring ? "restored " : "deleted ") << a.name << "\n";
       }
       return 0;
     }

@@ -58,11 +58,8 @@ Result<void> Client::start(std::string& message) {
   dispatcher_ = std::make_unique<Dispatcher>(*router, *outbounds_, fake_ip_.get(), options_.pool.connect_timeout);
 
   handlers_ = std::make_shared<InboundHandlers>();
-  handlers_->open = [this](const Destination& d, ByteSpan first, std::string_view inbound) {
-    return dispatcher_->open_stream(d, first, inbound);
-  };
-  handlers_->allowed = [this](const Destination& d, std::string_view inbound) {
-    return dispatcher_->allowed(d, inbound);
+  handlers_->prepare = [this](const Destination& d, std::string_view inbound) {
+    return dispatcher_->prepare(d, inbound);
   };
   handlers_->associate = [this](TcpStream& control) -> asio::awaitable<void> {
     auto counters = co_await run_udp_association(control, *dispatcher_, options_.udp_idle_timeout);

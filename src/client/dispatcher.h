@@ -1,6 +1,7 @@
 // Dispatcher: where each new connection, datagram and DNS question of the client goes. Maps fake
-// IPs back to their names, asks the router, and opens the stream: through an outbound (server or
-// group), directly from this machine, or not at all (blocked).
+// IPs back to their names, asks the router once per connection, and makes that route ready: a
+// tunnel of the outbound (server or group), a direct connection from this machine, or nothing
+// (blocked); the stream is then opened on it with the application's first bytes.
 // Thread model: the client's single-threaded executor. Owned by the Client.
 #pragma once
 
@@ -8,6 +9,7 @@
 
 #include "client/outbounds.h"
 #include "dns/fake_ip.h"
+#include "inbound/session.h"
 #include "routing/router.h"
 
 namespace culvert {
@@ -23,10 +25,9 @@ class Dispatcher {
   const routing::Action& route(const Destination& unfaked, routing::Network network, std::string_view inbound) const;
   const routing::Action& route_name(const std::string& name, std::string_view inbound) const;
 
-  // A stream to `destination` as the rules say. Errc::destination_refused when blocked.
-  asio::awaitable<Result<ByteStreamPtr>> open_stream(const Destination& destination, ByteSpan first_data,
-                                                     std::string_view inbound);
-  bool allowed(const Destination& destination, std::string_view inbound) const;
+  // The route of one connection, decided once and made ready (see InboundHandlers::prepare for the
+  // errors). Failures are logged at info by their class, never with the destination.
+  asio::awaitable<Result<PreparedRoutePtr>> prepare(const Destination& destination, std::string_view inbound);
 
   Outbounds& outbounds() { return outbounds_; }
   dns::FakeIpPool* fake_ip() { return fake_ip_; }

@@ -138,18 +138,6 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> Outbounds::acquire(const 
   co_return fail(Errc::bad_config);
 }
 
-asio::awaitable<Result<ByteStreamPtr>> Outbounds::open_stream(const std::string& name, const Destination& destination,
-                                                              ByteSpan first_data) {
-  Bytes first(first_data.begin(), first_data.end());  // the caller's buffer may not outlive the awaits
-  auto tunnel = co_await acquire(name);
-  if (!tunnel) co_return fail(tunnel.error());
-  auto stream = (*tunnel)->open(destination, first);
-  if (!stream) co_return fail(stream.error());
-  if (spdlog::should_log(spdlog::level::debug))
-    spdlog::debug("stream {} -> {} via {}", (*stream)->id(), destination.to_string(), name);
-  co_return ByteStreamPtr(std::move(*stream));
-}
-
 asio::awaitable<Result<std::unique_ptr<mux::Stream>>> Outbounds::open_datagram(const std::string& name) {
   auto tunnel = co_await acquire(name);
   if (!tunnel) co_return fail(tunnel.error());

@@ -30,10 +30,9 @@ class Outbounds {
   void start();  // health checks of fallback and url-test groups
   void stop();
 
-  // A stream through outbound `name` (a server or a group). Errors when no server of it can be
-  // reached (Errc::tunnel_closed / dial errors) or the name is unknown (Errc::not_found).
-  asio::awaitable<Result<ByteStreamPtr>> open_stream(const std::string& name, const Destination& destination,
-                                                     ByteSpan first_data);
+  // A tunnel of outbound `name`: of the server, or of the group's chosen server (moving on along
+  // the group when one cannot be reached).
+  asio::awaitable<Result<std::shared_ptr<mux::Session>>> acquire(const std::string& name);
   // A datagram association through outbound `name`.
   asio::awaitable<Result<std::unique_ptr<mux::Stream>>> open_datagram(const std::string& name);
 
@@ -50,7 +49,6 @@ class Outbounds {
     std::size_t current = 0;           // index into servers_
   };
 
-  asio::awaitable<Result<std::shared_ptr<mux::Session>>> acquire(const std::string& name);
   std::vector<std::size_t> candidates(const Group& group) const;
   void choose(Group& group);
   asio::awaitable<void> health_loop(std::size_t group);

@@ -1,6 +1,7 @@
 #include "client/tunnel_pool.h"
 
 #include "cover/h2.h"
+#include "transport/tls/cover_answer_check.h"
 #include "transport/tls/drop_prefix_stream.h"
 
 #include "core/congestion.h"
@@ -44,6 +45,7 @@ std::shared_ptr<mux::Session> TunnelPool::pick() const {
 }
 
 asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::acquire() {
+  if (tunnels_.empty() && std::chrono::steady_clock::now() < rejected_until_) co_return fail(Errc::auth_failed);
   for (;;) {
     auto best = pick();
     bool want_more =
@@ -77,14 +79,16 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
     asio::steady_timer wait(executor_, next_dial_allowed_);
     co_await wait.async_wait(use_tuple);
   }
-  auto failed = [this](Errc e) {
+  std::string server = link_.host + ":" + std::to_string(link_.port);
+  auto failed = [this, &server](std::error_code e, std::string why = {}) {
     ++consecutive_failures_;
     auto base = std::chrono::milliseconds(100) * (1 << std::min(consecutive_failures_ - 1, 4));
     auto delay = std::min<std::chrono::milliseconds>(base, std::chrono::milliseconds(1000));
     delay =
         delay / 2 + std::chrono::milliseconds(crypto::random_below(static_cast<std::uint32_t>(delay.count() / 2 + 1)));
     next_dial_allowed_ = std::chrono::steady_clock::now() + delay;
-    spdlog::warn("cannot reach server: {} (retry in {} ms)", make_error_code(e).message(), delay.count());
+    if (why.empty()) why = e.message();
+    spdlog::warn("cannot reach the server {}: {} (retry in {} ms)", server, why, delay.count());
     return fail(e);
   };
 
@@ -93,25 +97,39 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   asio::ip::tcp::resolver resolver(executor_);
   auto resolved = co_await (resolver.async_resolve(link_.host, std::to_string(link_.port), use_tuple) ||
                             deadline.async_wait(use_tuple));
-  if (resolved.index() == 1) co_return failed(Errc::timed_out);
+  if (resolved.index() == 1) co_return failed(make_error_code(Errc::timed_out), "looking up its name timed out");
   auto [rec, results] = std::get<0>(resolved);
-  if (rec) co_return failed(Errc::dial_failed);
+  if (rec) co_return failed(make_error_code(Errc::dial_failed), "cannot resolve its name (" + rec.message() + ")");
 
   asio::ip::tcp::socket socket(executor_);
   auto connected = co_await (asio::async_connect(socket, results, use_tuple) || deadline.async_wait(use_tuple));
-  if (connected.index() == 1) co_return failed(Errc::timed_out);
-  if (std::get<0>(std::get<0>(connected))) co_return failed(Errc::dial_failed);
+  if (connected.index() == 1) co_return failed(make_error_code(Errc::timed_out), "connecting timed out");
+  if (auto cec = std::get<0>(std::get<0>(connected)))
+    co_return failed(make_error_code(Errc::dial_failed), "cannot connect (" + cec.message() + ")");
   std::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   limit_unsent(socket.native_handle(), kTunnelUnsentLimit);
 
   auto stream = std::make_unique<tls13::ClientStream>(std::move(socket), tls_config_);
   auto hs = co_await (stream->handshake() || deadline.async_wait(use_tuple));
-  if (hs.index() == 1) co_return failed(Errc::timed_out);
-  if (auto ec = std::get<0>(hs))
-    co_return failed(ec == make_error_code(Errc::pin_mismatch) ? Errc::pin_mismatch : Errc::tls_failed);
+  if (hs.index() == 1) co_return failed(make_error_code(Errc::timed_out), "the TLS handshake timed out");
+  if (auto ec = std::get<0>(hs)) {
+    if (ec == Errc::pin_mismatch)
+      co_return failed(ec,
+                       "its certificate is not the one pinned in the link (a different server, or an "
+                       "interception)");
+    if (ec == Errc::untrusted_certificate)
+      co_return failed(ec, "its certificate is not trusted: " + tls_config_.verifier->last_failure() +
+                               " (a link without a pin checks the CA chain and the name)");
+    if (tls_config_.borrow)
+      // The borrowed site itself answered: the server passed this client on as a stranger.
+      co_return failed(make_error_code(Errc::auth_failed),
+                       "the handshake was answered by the borrowed site itself: the server did not accept this link "
+                       "(revoked, expired, over quota, or a wrong key)");
+    co_return failed(make_error_code(Errc::tls_failed), "the TLS handshake failed (" + ec.message() + ")");
+  }
   auto exporter = stream->export_key(tls::kExporterLabel);
-  if (!exporter) co_return failed(Errc::tls_failed);
+  if (!exporter) co_return failed(make_error_code(Errc::tls_failed));
   bool h2_cover = !tls_config_.borrow && stream->summary().alpn == "h2";
   ByteStreamPtr carrier = std::move(stream);
   // The tls transport's server speaks as nginx with HTTP/2 would: its tunnels start with the
@@ -120,6 +138,8 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
     auto preface = cover::h2_server_preface();
     carrier = std::make_unique<tls::DropPrefixStream>(std::move(carrier), Bytes(preface.begin(), preface.end()));
   }
+  // A server that does not accept the link answers as its cover site: say so (auth_failed).
+  if (!tls_config_.borrow) carrier = std::make_unique<tls::CoverAnswerCheck>(std::move(carrier));
 
   mux::SessionOptions options;
   options.is_client = true;
@@ -131,9 +151,15 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   tunnels_.push_back(session);
   consecutive_failures_ = 0;
   std::weak_ptr<mux::Session> weak = session;
-  session->set_closed_handler([this, weak](std::error_code reason) {
+  session->set_closed_handler([this, weak, server](std::error_code reason) {
     auto s = weak.lock();
     tunnels_.erase(std::remove(tunnels_.begin(), tunnels_.end(), s), tunnels_.end());
+    if (reason == Errc::auth_failed) {
+      // Retrying at once would only be refused again: requests fail fast for a while, with a reason.
+      rejected_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      spdlog::warn("the server {} did not accept this link (revoked, expired, over quota, or a wrong key)", server);
+      return;
+    }
     spdlog::info("tunnel closed: {}", reason.message());
   });
   asio::co_spawn(executor_, session->run(), asio::detached);

@@ -50,6 +50,7 @@ class TunnelPool {
   Signal dial_done_;
   int consecutive_failures_ = 0;
   std::chrono::steady_clock::time_point next_dial_allowed_{};
+  std::chrono::steady_clock::time_point rejected_until_{};  // the server refused the link: fail fast
 };
 
 }  // namespace culvert

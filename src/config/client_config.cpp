@@ -1,5 +1,7 @@
 #include "config/client_config.h"
 
+#include "config/known_keys.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -197,6 +199,19 @@ Result<ClientConfig> parse_client_config(std::string_view text, const std::strin
     message = os.str();
     return fail(Errc::bad_config);
   }
+  static const KeySchema kSchema = {
+      {"",
+       {"listen", "log_level", "padding", "max_tunnels", "streams_per_tunnel", "server", "group", "dns", "routing",
+        "rule"}},
+      {"server", {"name", "link"}},
+      {"group", {"name", "type", "servers", "url", "selected", "interval_ms", "timeout_ms", "tolerance_ms"}},
+      {"dns", {"listen", "direct_resolver", "fake_ip", "fake_ip_range", "cache_size", "timeout_ms"}},
+      {"routing", {"profile", "geoip", "final"}},
+      {"rule",
+       {"domain", "domain_suffix", "domain_keyword", "domain_regex", "ip_cidr", "geoip", "inbound", "rule_set", "port",
+        "network", "action"}},
+  };
+  if (!check_known_keys(t, kSchema, "", message)) return fail(Errc::bad_config);
   if (auto v = t["listen"].value<std::string>()) c.listen = *v;
   if (auto v = t["log_level"].value<std::string>()) c.log_level = *v;
   if (auto v = t["padding"].value<bool>()) c.padding = *v;
@@ -221,10 +236,10 @@ Result<ClientConfig> parse_client_config(std::string_view text, const std::strin
       ServerEntry entry;
       entry.name = (*table)["name"].value_or(std::string());
       auto text_link = (*table)["link"].value_or(std::string());
-      auto link = parse_share_link(text_link);
+      std::string why;
+      auto link = parse_share_link(text_link, &why);
       if (!link) {
-        message = "server \"" + entry.name + "\": " +
-                  (link.error() == Errc::unsupported ? "unsupported transport in share link" : "malformed share link");
+        message = "server \"" + entry.name + "\": link: " + why;
         return fail(Errc::bad_config);
       }
       entry.link = std::move(*link);

@@ -1,5 +1,7 @@
 #include "config/server_config.h"
 
+#include "config/known_keys.h"
+
 #include <toml++/toml.h>
 
 #include <sstream>
@@ -28,6 +30,7 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
                                          std::string& message) {
   ServerConfig c;
   c.data_dir = data_dir;
+  std::string wrong_type;
   toml::table t;
   try {
     t = toml::parse(text, source);
@@ -37,8 +40,53 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     message = os.str();
     return fail(Errc::bad_config);
   }
+  static const KeySchema kSchema = {
+      {"",
+       {"listen",
+        "public_host",
+        "sni",
+        "transport",
+        "target",
+        "certificate",
+        "key",
+        "certificate_pinned",
+        "static_key",
+        "store",
+        "users_db",
+        "postgres",
+        "allow_private",
+        "handshake_timeout_ms",
+        "connect_timeout_ms",
+        "stream_idle_timeout_ms",
+        "log_level",
+        "admin_listen",
+        "run_as",
+        "drain_timeout_ms",
+        "congestion_control",
+        "udp_idle_timeout_ms",
+        "max_udp_associations_per_user",
+        "max_tunnels",
+        "max_tunnels_per_user",
+        "max_streams_per_tunnel",
+        "memory_budget_mb",
+        "user_check_interval_ms",
+        "usage_flush_interval_ms",
+        "dns_resolver",
+        "cover",
+        "acme"}},
+      {"cover", {"mode", "upstream", "upstream_tls", "alpn"}},
+      {"acme", {"directory", "email", "ca_file", "renew_before_days"}},
+  };
+  if (!check_known_keys(t, kSchema, source, message)) return fail(Errc::bad_config);
+  // A key with a value of the wrong type is an error that names the key, not a silent default.
   auto str = [&](const char* key, std::string& out) {
-    if (auto v = t[key].value<std::string>()) out = *v;
+    if (auto node = t[key]; node) {
+      if (auto v = node.value<std::string>()) {
+        out = *v;
+      } else {
+        wrong_type = wrong_type.empty() ? std::string(key) + " must be a string" : wrong_type;
+      }
+    }
   };
   str("listen", c.listen);
   str("public_host", c.public_host);
@@ -56,6 +104,21 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("dns_resolver", c.dns_resolver);
   str("admin_listen", c.admin_listen);
   str("run_as", c.run_as);
+  if (!wrong_type.empty()) {
+    message = wrong_type;
+    return fail(Errc::bad_config);
+  }
+  auto boolean = [&](const char* key, bool& out) -> bool {
+    if (auto node = t[key]; node) {
+      auto v = node.value<bool>();
+      if (!v || !node.is_boolean()) {
+        message = std::string(key) + " must be true or false";
+        return false;
+      }
+      out = *v;
+    }
+    return true;
+  };
   auto count = [&](const char* key, std::size_t& out, std::int64_t max) -> bool {
     if (auto node = t[key]; node) {
       auto v = node.value<std::int64_t>();
@@ -84,12 +147,15 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     }
     c.max_udp_associations_per_user = static_cast<std::size_t>(*v);
   }
-  if (auto v = t["certificate_pinned"].value<bool>()) c.certificate_pinned = *v;
-  if (auto v = t["allow_private"].value<bool>()) c.allow_private = *v;
+  if (!boolean("certificate_pinned", c.certificate_pinned) || !boolean("allow_private", c.allow_private))
+    return fail(Errc::bad_config);
   auto ms = [&](const char* key, std::chrono::milliseconds& out) -> bool {
     if (auto node = t[key]; node) {
       auto v = node.value<std::int64_t>();
-      if (!v || *v <= 0) return false;
+      if (!v || *v <= 0 || !node.is_integer()) {
+        message = std::string(key) + " must be a positive whole number of milliseconds";
+        return false;
+      }
       out = std::chrono::milliseconds(*v);
     }
     return true;
@@ -97,10 +163,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   if (!ms("handshake_timeout_ms", c.handshake_timeout) || !ms("connect_timeout_ms", c.connect_timeout) ||
       !ms("stream_idle_timeout_ms", c.stream_idle_timeout) || !ms("udp_idle_timeout_ms", c.udp_idle_timeout) ||
       !ms("user_check_interval_ms", c.user_check_interval) || !ms("usage_flush_interval_ms", c.usage_flush_interval) ||
-      !ms("drain_timeout_ms", c.drain_timeout)) {
-    message = "timeouts must be positive integers (milliseconds)";
+      !ms("drain_timeout_ms", c.drain_timeout))
     return fail(Errc::bad_config);
-  }
   if (auto cover = t["cover"].as_table()) {
     auto mode = (*cover)["mode"].value_or(std::string("builtin"));
     if (mode == "builtin") {

@@ -41,6 +41,10 @@ class ByteStream {
   virtual asio::awaitable<void> shutdown_send() = 0;
   // Abortive close of both directions; pending operations complete with an error.
   virtual void close() = 0;
+  // Like close(), but the peer learns that the stream failed rather than ended: a TCP reset
+  // (SO_LINGER 0), a mux RESET. A relay passes a failure on this way, so an application never
+  // takes a truncated stream for a complete one.
+  virtual void reset() { close(); }
 };
 
 using ByteStreamPtr = std::unique_ptr<ByteStream>;

@@ -21,7 +21,7 @@ class Category final : public std::error_category {
       case Errc::too_large:
         return "input too large";
       case Errc::auth_failed:
-        return "authentication failed";
+        return "the server did not accept this link (revoked, expired, over quota, or a wrong key)";
       case Errc::protocol_violation:
         return "mux protocol violation";
       case Errc::window_exceeded:
@@ -38,6 +38,8 @@ class Category final : public std::error_category {
         return "timed out";
       case Errc::tls_failed:
         return "TLS failure";
+      case Errc::untrusted_certificate:
+        return "the server's certificate is not trusted";
       case Errc::pin_mismatch:
         return "server certificate does not match the pinned key";
       case Errc::bad_link:

@@ -20,9 +20,10 @@ enum class Errc {
   destination_refused,  // SSRF guard refused a destination
   dial_failed,          // every address of a destination failed
   timed_out,
-  tls_failed,    // TLS handshake or record failure
-  pin_mismatch,  // server certificate does not match the pinned SPKI hash
-  bad_link,      // a share link that cannot be parsed
+  tls_failed,             // TLS handshake or record failure
+  pin_mismatch,           // server certificate does not match the pinned SPKI hash
+  untrusted_certificate,  // the chain or name check failed (links without a pin)
+  bad_link,               // a share link that cannot be parsed
   bad_config,
   store_failed,
 };

@@ -48,7 +48,8 @@ void arm_idle_timer(const std::shared_ptr<RelayCore>& core) {
   });
 }
 
-// One direction: copies until end of stream (half-closing the destination) or an error (closing it).
+// One direction: copies until end of stream (half-closing the destination) or an error (resetting
+// the destination: a failure upstream must not look like a complete answer downstream).
 asio::awaitable<void> direction(std::shared_ptr<RelayCore> core, bool a_to_b) {
   ByteStream& from = a_to_b ? *core->a : *core->b;
   ByteStream& to = a_to_b ? *core->b : *core->a;
@@ -59,7 +60,7 @@ asio::awaitable<void> direction(std::shared_ptr<RelayCore> core, bool a_to_b) {
     if (auto held = from.buffered(); !held.empty()) {
       core->last_activity = Clock::now();
       if (co_await to.write_all(asio::buffer(held.data(), held.size()))) {
-        from.close();
+        from.reset();
         break;
       }
       from.consume_buffered(held.size());
@@ -73,7 +74,7 @@ asio::awaitable<void> direction(std::shared_ptr<RelayCore> core, bool a_to_b) {
       if (n > 0) {
         core->last_activity = Clock::now();
         if (co_await to.write_all(asio::buffer(buffer.span().data(), n))) {
-          from.close();
+          from.reset();
           ended = true;
           break;
         }
@@ -85,7 +86,7 @@ asio::awaitable<void> direction(std::shared_ptr<RelayCore> core, bool a_to_b) {
         break;
       }
       if (ec) {
-        to.close();
+        to.reset();
         ended = true;
         break;
       }

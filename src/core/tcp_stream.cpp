@@ -42,6 +42,12 @@ void TcpStream::close() {
   socket_.close(ignored);
 }
 
+void TcpStream::reset() {
+  std::error_code ignored;
+  if (socket_.is_open()) socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+}
+
 bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
   std::string_view h, p;
   if (!text.empty() && text.front() == '[') {

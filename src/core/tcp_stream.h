@@ -18,6 +18,7 @@ class TcpStream final : public ByteStream {
   asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override;
   asio::awaitable<void> shutdown_send() override;
   void close() override;
+  void reset() override;
 
   asio::ip::tcp::socket& socket() { return socket_; }
 

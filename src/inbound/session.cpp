@@ -89,8 +89,11 @@ asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const InboundH
     co_await app.write_all(asio::buffer(reply));
     co_return;
   }
-  if (handlers.allowed && !handlers.allowed(request->destination, "socks")) {
-    auto reply = socks5::encode_reply(socks5::Reply::not_allowed);
+  // The route is decided and made ready before the reply, so a failure can be told in SOCKS5's
+  // own terms; a ready tunnel costs no round trip here.
+  auto route = co_await handlers.prepare(request->destination, "socks");
+  if (!route) {
+    auto reply = socks5::encode_reply(static_cast<socks5::Reply>(failure_answer(route.error()).socks_reply));
     co_await app.write_all(asio::buffer(reply));
     co_return;
   }
@@ -100,8 +103,11 @@ asio::awaitable<void> serve_socks5(TcpStream& app, Bytes& buffer, const InboundH
   auto ok = socks5::encode_reply(socks5::Reply::succeeded);
   if (co_await app.write_all(asio::buffer(ok))) co_return;
   if (early.empty()) early = co_await read_first_data(app, options.first_data_wait);
-  auto stream = co_await handlers.open(request->destination, early, "socks");
-  if (!stream) co_return;
+  auto stream = co_await (*route)->open(std::move(early));
+  if (!stream) {
+    app.reset();  // too late for a reply code: the application sees a failed connection
+    co_return;
+  }
   relay_on_its_own(app, std::move(*stream), options.idle_timeout);
 }
 
@@ -143,8 +149,12 @@ asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const InboundHan
     if (!answer.empty()) co_await write_text(app, answer);
     co_return;
   }
-  if (handlers.allowed && !handlers.allowed(request->destination, "http")) {
-    std::string answer = http::simple_response(403, "Forbidden");
+  auto route = co_await handlers.prepare(request->destination, "http");
+  if (!route) {
+    auto why = failure_answer(route.error());
+    std::string answer =
+        http::simple_response(why.http_status, why.http_reason,
+                              "Culvert: " + std::string(why.why) + " (" + request->destination.to_string() + ")");
     co_await write_text(app, answer);
     co_return;
   }
@@ -157,24 +167,77 @@ asio::awaitable<void> serve_http(TcpStream& app, Bytes& buffer, const InboundHan
     if (rest.empty()) {
       first = co_await read_first_data(app, options.first_data_wait);
     } else {
-      first = rest;
+      first = std::move(rest);
     }
   } else {
     first.assign(request->forward_head.begin(), request->forward_head.end());
     first.insert(first.end(), rest.begin(), rest.end());
   }
-  auto stream = co_await handlers.open(request->destination, first, "http");
+  auto stream = co_await (*route)->open(std::move(first));
   if (!stream) {
-    if (!request->is_connect) {
-      std::string answer = http::simple_response(502, "Bad Gateway");
+    if (request->is_connect) {
+      app.reset();
+    } else {
+      auto why = failure_answer(stream.error());
+      std::string answer =
+          http::simple_response(why.http_status, why.http_reason,
+                                "Culvert: " + std::string(why.why) + " (" + request->destination.to_string() + ")");
       co_await write_text(app, answer);
     }
     co_return;
+  }
+  // A plain request whose whole body is sent: wait for the answer's first bytes, so that a
+  // destination the server could not reach gets an error page naming why instead of a reset.
+  bool whole = !request->is_connect && request->body_length >= 0 &&
+               rest.size() >= static_cast<std::size_t>(request->body_length);
+  if (whole) {
+    Bytes answer(16 * 1024);
+    auto [ec, n] = co_await (*stream)->read_some(asio::buffer(answer));
+    if (n == 0 && ec) {
+      auto why = failure_answer(ec);
+      std::string page =
+          http::simple_response(why.http_status, why.http_reason,
+                                "Culvert: " + std::string(why.why) + " (" + request->destination.to_string() + ")");
+      co_await write_text(app, page);
+      co_return;
+    }
+    if (n > 0 && co_await app.write_all(asio::buffer(answer.data(), n))) co_return;
+    if (ec) {
+      // The answer was cut short: pass the failure on.
+      if (ec == asio::error::eof) {
+        co_await app.shutdown_send();
+      } else {
+        app.reset();
+      }
+      co_return;
+    }
   }
   relay_on_its_own(app, std::move(*stream), options.idle_timeout);
 }
 
 }  // namespace
+
+FailureAnswer failure_answer(std::error_code ec) {
+  using R = socks5::Reply;
+  auto socks = [](R r) { return static_cast<std::uint8_t>(r); };
+  if (ec == Errc::destination_refused)
+    return {socks(R::not_allowed), 403, "Forbidden",
+            "the destination is refused (a rule blocks it, or the server does not let users reach private addresses)"};
+  if (ec == Errc::timed_out || ec == asio::error::timed_out)
+    return {socks(R::host_unreachable), 504, "Gateway Timeout", "the connection to the destination timed out"};
+  if (ec == asio::error::connection_refused)
+    return {socks(R::connection_refused), 502, "Bad Gateway", "the destination refused the connection"};
+  if (ec == Errc::dial_failed || ec == asio::error::host_not_found || ec == asio::error::host_unreachable ||
+      ec == asio::error::network_unreachable)
+    return {socks(R::host_unreachable), 502, "Bad Gateway",
+            "the destination could not be reached (no such name, no route, or the connection was refused)"};
+  if (ec == Errc::auth_failed)
+    return {socks(R::general_failure), 502, "Bad Gateway",
+            "the Culvert server did not accept this link (revoked, expired, over quota, or a wrong key)"};
+  if (ec == Errc::tunnel_closed || ec == Errc::tls_failed || ec == Errc::pin_mismatch)
+    return {socks(R::network_unreachable), 502, "Bad Gateway", "the Culvert server cannot be reached"};
+  return {socks(R::general_failure), 502, "Bad Gateway", "the connection failed"};
+}
 
 asio::awaitable<void> serve_inbound(asio::ip::tcp::socket socket, std::shared_ptr<const InboundHandlers> handlers,
                                     InboundOptions options) {

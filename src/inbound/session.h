@@ -1,9 +1,12 @@
 // Inbound session: one local application connection to the client's proxy port. The first byte
 // tells the protocol (0x05: SOCKS5, a letter: HTTP proxy). The session parses the request, asks
-// the client's handlers whether the rules allow the destination and for a stream to it (a mux
-// stream carrying the destination name, so the server resolves it, or a direct connection), and
-// relays. SOCKS5 UDP ASSOCIATE is handed to the client whole; `GET /proxy.pac` is answered with
-// the PAC file.
+// the client once for the route (the rules decide; a direct connection is dialed, or a tunnel to
+// the chosen server made ready), answers the application — with the failure in its own terms when
+// there is one: a SOCKS5 reply code, an HTTP 403/502/504 that names the reason — then opens the
+// stream with the application's first bytes moved into it and relays. A failure after the answer
+// (the server could not reach the destination, the tunnel died) resets the application's
+// connection, so it never takes a truncated stream for a complete one. SOCKS5 UDP ASSOCIATE is
+// handed to the client whole; `GET /proxy.pac` is answered with the PAC file.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -19,14 +22,21 @@ namespace culvert {
 
 class TcpStream;
 
+// A connection's route, decided once and made ready: what is left is the application's first bytes.
+class PreparedRoute {
+ public:
+  virtual ~PreparedRoute() = default;
+  // Opens the stream with `first_data` in its first write (a mux OPEN frame, or a direct write).
+  virtual asio::awaitable<Result<ByteStreamPtr>> open(Bytes first_data) = 0;
+};
+using PreparedRoutePtr = std::unique_ptr<PreparedRoute>;
+
 // What the client provides; `inbound` is "socks" or "http" (rules can match on it).
 struct InboundHandlers {
-  // Opens a stream to `destination` carrying `first_data`, as the rules route it.
-  std::function<asio::awaitable<Result<ByteStreamPtr>>(const Destination&, ByteSpan first_data,
-                                                       std::string_view inbound)>
-      open;
-  // false when the rules block `destination`: refused before anything is dialed. Absent: all allowed.
-  std::function<bool(const Destination&, std::string_view inbound)> allowed;
+  // Decides the route of `destination` and makes it ready. Errors: Errc::destination_refused (the
+  // rules block it), a direct dial's error, Errc::tunnel_closed (no server of the outbound can be
+  // reached), Errc::auth_failed (the server did not accept the link).
+  std::function<asio::awaitable<Result<PreparedRoutePtr>>(const Destination&, std::string_view inbound)> prepare;
   // SOCKS5 UDP ASSOCIATE: answers the request and runs the association until `control` closes.
   // Absent: the command is refused as not supported.
   std::function<asio::awaitable<void>(TcpStream& control)> associate;
@@ -43,5 +53,15 @@ struct InboundOptions {
 
 asio::awaitable<void> serve_inbound(asio::ip::tcp::socket socket, std::shared_ptr<const InboundHandlers> handlers,
                                     InboundOptions options);
+
+// What an application is told when its connection could not be made: the SOCKS5 reply code, the
+// HTTP status and reason, and one sentence naming the reason class (no destination in it).
+struct FailureAnswer {
+  std::uint8_t socks_reply = 1;
+  int http_status = 502;
+  std::string_view http_reason = "Bad Gateway";
+  std::string_view why;
+};
+FailureAnswer failure_answer(std::error_code ec);
 
 }  // namespace culvert

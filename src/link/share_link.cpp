@@ -79,26 +79,62 @@ std::string format_share_link(const ShareLink& link) {
   return out;
 }
 
-Result<ShareLink> parse_share_link(std::string_view text) {
-  if (text.size() > kMaxLinkLength || text.substr(0, kScheme.size()) != kScheme) return fail(Errc::bad_link);
+Result<ShareLink> parse_share_link(std::string_view text, std::string* why) {
+  auto bad = [why](std::string reason, Errc e = Errc::bad_link) -> Result<ShareLink> {
+    if (why) *why = std::move(reason);
+    return fail(e);
+  };
+  // Pasted links come with white space, quotes or angle brackets around them.
+  auto trim = [](std::string_view& t) {
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t' || t.front() == '\n' || t.front() == '\r'))
+      t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\n' || t.back() == '\r'))
+      t.remove_suffix(1);
+  };
+  trim(text);
+  for (auto [open, close] : {std::pair<std::string_view, std::string_view>{"\"", "\""},
+                             {"'", "'"},
+                             {"<", ">"},
+                             {"\u201c", "\u201d"},
+                             {"\u2018", "\u2019"},
+                             {"`", "`"}}) {
+    if (text.size() >= open.size() + close.size() && text.starts_with(open) && text.ends_with(close)) {
+      text = text.substr(open.size(), text.size() - open.size() - close.size());
+      trim(text);
+    }
+  }
+  if (text.size() > kMaxLinkLength)
+    return bad("the link is longer than any share link (" + std::to_string(text.size()) + " characters)");
+  if (text.empty()) return bad("the link is empty");
+  if (text.substr(0, kScheme.size()) != kScheme) {
+    auto colon = text.find("://");
+    if (colon != std::string_view::npos && colon < 16)
+      return bad("this is not a culvert:// link (it starts with \"" + std::string(text.substr(0, colon + 3)) + "\")");
+    return bad("this is not a culvert:// link (it should start with culvert://)");
+  }
   text.remove_prefix(kScheme.size());
   ShareLink link;
 
   if (auto hash = text.find('#'); hash != std::string_view::npos) {
     auto label = percent_decode(text.substr(hash + 1));
-    if (!label || label->size() > 256) return fail(Errc::bad_link);
+    if (!label || label->size() > 256) return bad("the link's label (after #) is damaged");
     link.label = *label;
     text = text.substr(0, hash);
   }
   std::string_view query;
+  bool have_query = false;
   if (auto q = text.find('?'); q != std::string_view::npos) {
     query = text.substr(q + 1);
     text = text.substr(0, q);
+    have_query = true;
   }
   auto at = text.find('@');
-  if (at == std::string_view::npos) return fail(Errc::bad_link);
-  auto cred = crypto::base64url_decode(text.substr(0, at));
-  if (!cred || cred->size() != 40) return fail(Errc::bad_link);
+  if (at == std::string_view::npos) return bad("the link is cut short or damaged: it has no KEY@HOST part");
+  auto key = text.substr(0, at);
+  auto cred = crypto::base64url_decode(key);
+  if (!cred || cred->size() != 40)
+    return bad("the link's key has " + std::to_string(key.size()) +
+               " characters where a share link has 54: the link was cut or changed");
   std::memcpy(link.credential.key_id.data(), cred->data(), 8);
   std::memcpy(link.credential.secret.data(), cred->data() + 8, 32);
 
@@ -107,21 +143,21 @@ Result<ShareLink> parse_share_link(std::string_view text) {
   if (!authority.empty() && authority.front() == '[') {
     auto close = authority.find(']');
     if (close == std::string_view::npos || close + 1 >= authority.size() || authority[close + 1] != ':')
-      return fail(Errc::bad_link);
+      return bad("the server address is cut short: an IPv6 address needs [ADDRESS]:PORT");
     host = authority.substr(1, close - 1);
     port = authority.substr(close + 2);
   } else {
     auto colon = authority.rfind(':');
-    if (colon == std::string_view::npos) return fail(Errc::bad_link);
+    if (colon == std::string_view::npos) return bad("the server address has no port: the link is cut short");
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return fail(Errc::bad_link);
+    if (host.find(':') != std::string_view::npos) return bad("an IPv6 server address must be in brackets");
   }
   unsigned port_value = 0;
   auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), port_value);
   if (port.empty() || ec != std::errc() || p != port.data() + port.size() || port_value == 0 || port_value > 65535)
-    return fail(Errc::bad_link);
-  if (!valid_host(host)) return fail(Errc::bad_link);
+    return bad("the server port \"" + std::string(port) + "\" is not a number from 1 to 65535");
+  if (!valid_host(host)) return bad("the server name \"" + std::string(host) + "\" is not a host name or address");
   link.host = std::string(host);
   link.port = static_cast<std::uint16_t>(port_value);
 
@@ -131,29 +167,35 @@ Result<ShareLink> parse_share_link(std::string_view text) {
     std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     auto eq = pair.find('=');
-    if (eq == std::string_view::npos) return fail(Errc::bad_link);
-    std::string_view key = pair.substr(0, eq);
+    if (eq == std::string_view::npos) return bad("the link's options are damaged near \"" + std::string(pair) + "\"");
+    std::string_view name = pair.substr(0, eq);
     auto value = percent_decode(pair.substr(eq + 1));
-    if (!value) return fail(Errc::bad_link);
-    if (key == "tr") {
-      if (*value != "tls" && *value != "borrow") return fail(Errc::unsupported);
+    if (!value) return bad("the link's " + std::string(name) + "= option is damaged");
+    if (name == "tr") {
+      if (*value != "tls" && *value != "borrow")
+        return bad(
+            "the link's transport \"" + *value + "\" is not one this client knows (tls, borrow): update the client",
+            Errc::unsupported);
       link.transport = *value;
       have_transport = true;
-    } else if (key == "sni") {
-      if (!valid_host(*value)) return fail(Errc::bad_link);
+    } else if (name == "sni") {
+      if (!valid_host(*value)) return bad("the link's sni= is not a host name");
       link.sni = *value;
-    } else if (key == "pin" || key == "pk") {
+    } else if (name == "pin" || name == "pk") {
       auto bytes = crypto::base64url_decode(*value);
-      if (!bytes || bytes->size() != 32) return fail(Errc::bad_link);
+      if (!bytes || bytes->size() != 32) return bad("the link's " + std::string(name) + "= is damaged or cut short");
       std::array<std::uint8_t, 32> out{};
       std::memcpy(out.data(), bytes->data(), 32);
-      (key == "pin" ? link.pin : link.server_key) = out;
+      (name == "pin" ? link.pin : link.server_key) = out;
     }
     // Unknown keys are ignored so that newer servers can add optional fields.
   }
-  if (!have_transport) return fail(Errc::bad_link);
+  if (!have_transport)
+    return bad(have_query ? "the link has no tr= (transport): it was cut short or changed"
+                          : "the link is cut short: its ?tr=... part is missing");
   // The borrowed transport cannot work without the server key and the borrowed name.
-  if (link.transport == "borrow" && (!link.server_key || link.sni.empty())) return fail(Errc::bad_link);
+  if (link.transport == "borrow" && !link.server_key) return bad("a borrow link needs pk=: the link is cut short");
+  if (link.transport == "borrow" && link.sni.empty()) return bad("a borrow link needs sni=: the link is cut short");
   return link;
 }
 

@@ -39,7 +39,10 @@ struct ShareLink {
 inline constexpr std::size_t kMaxLinkLength = 2048;
 
 std::string format_share_link(const ShareLink& link);
-Result<ShareLink> parse_share_link(std::string_view text);
+// Parses a link. Surrounding white space and quotes (as links get pasted from chats and scripts)
+// are dropped first. On failure `why`, when given, says what is wrong in words for the user
+// ("the link is cut short: ..."): Errc::bad_link, or Errc::unsupported for an unknown transport.
+Result<ShareLink> parse_share_link(std::string_view text, std::string* why = nullptr);
 
 std::string percent_encode(std::string_view text);
 std::optional<std::string> percent_decode(std::string_view text);

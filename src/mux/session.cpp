@@ -1,4 +1,6 @@
 #include "mux/session.h"
+
+#include <spdlog/spdlog.h>
 #include "core/await.h"
 
 #include <asio/co_spawn.hpp>
@@ -14,6 +16,30 @@
 #include "crypto/crypto.h"
 
 namespace culvert::mux {
+
+namespace {
+
+std::string_view describe_reset(std::error_code ec) {
+  if (ec == Errc::dial_failed) return "the server could not connect to the destination";
+  if (ec == Errc::destination_refused) return "the server refuses that destination (a private or local address)";
+  if (ec == Errc::timed_out) return "the server's connection to the destination timed out";
+  return "reset";
+}
+
+}  // namespace
+
+Errc reset_error_for(ResetReason reason) {
+  switch (reason) {
+    case ResetReason::dial_failed:
+      return Errc::dial_failed;
+    case ResetReason::refused:
+      return Errc::destination_refused;
+    case ResetReason::timed_out:
+      return Errc::timed_out;
+    default:
+      return Errc::stream_reset;
+  }
+}
 
 namespace {
 // Bytes received from peers and not yet read by the application, over every session of the
@@ -440,8 +466,11 @@ std::error_code Session::handle_frame(const Frame& f) {
       auto* s = find(f.stream_id);
       if (!s) return {};
       s->reset = true;
-      s->reset_error = make_error_code(
-          f.payload[0] == static_cast<std::uint8_t>(ResetReason::dial_failed) ? Errc::dial_failed : Errc::stream_reset);
+      // The reason travels on, so the client can tell the application why (reset_error_for).
+      s->reset_error = make_error_code(reset_error_for(static_cast<ResetReason>(f.payload[0])));
+      // The reason class is worth a line for the user (never the destination: that is debug).
+      if (options_.is_client && s->reset_error != Errc::stream_reset)
+        spdlog::info("a connection failed at the server: {}", describe_reset(s->reset_error));
       s->changed.notify();
       remove_stream_if_done(*s);
       return {};

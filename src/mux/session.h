@@ -74,6 +74,11 @@ std::size_t buffered_bytes();
 // Where a datagram for the server's own DNS resolver goes (.invalid never resolves: RFC 2606).
 inline constexpr std::string_view kTunnelResolverName = "resolver.culvert.invalid";
 
+// The error a stream's reads end with when the peer resets it for `reason`: Errc::dial_failed,
+// Errc::destination_refused, Errc::timed_out (the server could not reach the destination), or
+// Errc::stream_reset.
+Errc reset_error_for(ResetReason reason);
+
 class Stream final : public ByteStream {
  public:
   Stream(std::shared_ptr<Session> session, std::shared_ptr<StreamState> state);

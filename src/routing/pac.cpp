@@ -68,8 +68,8 @@ std::string generate_pac(const std::vector<Rule>& rules, const Action& final_act
     if (!rule.has_destination_part()) append(linear, {"[", index, ",function(h){return true;}],\n"});
     for (const auto& cidr : rule.cidrs) {
       if (cidr.network.is_v4()) {
-        append(networks, {"[", index, ",", js_string(cidr.network.to_string()), ",", js_string(v4_mask(cidr.prefix)),
-                          "],\n"});
+        append(networks,
+               {"[", index, ",", js_string(cidr.network.to_string()), ",", js_string(v4_mask(cidr.prefix)), "],\n"});
       } else {
         append(uncertain_ip, {index, ","});
       }

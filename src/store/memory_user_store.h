@@ -30,6 +30,18 @@ class MemoryUserStore final : public UserStore {
     u->revoked = true;
     return {};
   }
+  Result<void> restore(const std::string& name) override {
+    auto* u = find(name);
+    if (!u) return fail(Errc::store_failed);
+    u->revoked = false;
+    return {};
+  }
+  Result<void> remove(const std::string& name) override {
+    auto before = users_.size();
+    std::erase_if(users_, [&](const User& u) { return u.name == name; });
+    if (users_.size() == before) return fail(Errc::store_failed);
+    return {};
+  }
   Result<User> update(const std::string& name, const UserChanges& c) override {
     auto* u = find(name);
     if (!u) return fail(Errc::store_failed);

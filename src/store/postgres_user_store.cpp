@@ -224,6 +224,24 @@ Result<void> PostgresUserStore::revoke(const std::string& name) {
   return {};
 }
 
+Result<void> PostgresUserStore::restore(const std::string& name) {
+  if (!connected()) return fail(Errc::store_failed);
+  Params p;
+  p.text(name);
+  PgResult r(run(conn_, "UPDATE users SET revoked = FALSE WHERE name = $1", p));
+  if (!r.ok() || std::string(PQcmdTuples(r.get())) != "1") return fail(Errc::store_failed);
+  return {};
+}
+
+Result<void> PostgresUserStore::remove(const std::string& name) {
+  if (!connected()) return fail(Errc::store_failed);
+  Params p;
+  p.text(name);
+  PgResult r(run(conn_, "DELETE FROM users WHERE name = $1", p));
+  if (!r.ok() || std::string(PQcmdTuples(r.get())) != "1") return fail(Errc::store_failed);
+  return {};
+}
+
 Result<User> PostgresUserStore::update(const std::string& name, const UserChanges& c) {
   if (!connected()) return fail(Errc::store_failed);
   Params p;

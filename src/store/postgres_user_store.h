@@ -28,6 +28,8 @@ class PostgresUserStore final : public UserStore {
   Result<std::vector<User>> list() override;
   Result<User> get(const std::string& name) override;
   Result<void> revoke(const std::string& name) override;
+  Result<void> restore(const std::string& name) override;
+  Result<void> remove(const std::string& name) override;
   Result<User> update(const std::string& name, const UserChanges& changes) override;
   Result<User> rotate(const std::string& name, std::int64_t grace_seconds, std::int64_t now) override;
   Result<std::optional<User>> find_active(const std::array<std::uint8_t, 8>& key_id, std::int64_t now) override;

@@ -161,6 +161,22 @@ Result<void> SqliteUserStore::revoke(const std::string& name) {
   return {};
 }
 
+Result<void> SqliteUserStore::restore(const std::string& name) {
+  Statement s(db_, "UPDATE users SET revoked = 0 WHERE name = ?");
+  if (!s) return fail(Errc::store_failed);
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(s.get()) != SQLITE_DONE || sqlite3_changes(db_) != 1) return fail(Errc::store_failed);
+  return {};
+}
+
+Result<void> SqliteUserStore::remove(const std::string& name) {
+  Statement s(db_, "DELETE FROM users WHERE name = ?");
+  if (!s) return fail(Errc::store_failed);
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(s.get()) != SQLITE_DONE || sqlite3_changes(db_) != 1) return fail(Errc::store_failed);
+  return {};
+}
+
 Result<std::optional<User>> SqliteUserStore::find_active(const std::array<std::uint8_t, 8>& key_id, std::int64_t now) {
   std::string sql = std::string(kColumns) + " WHERE key_id = ?1 OR (previous_key_id = ?1 AND previous_until > ?2)";
   Statement s(db_, sql.c_str());

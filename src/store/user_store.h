@@ -65,6 +65,10 @@ class UserStore {
   virtual Result<User> get(const std::string& name) = 0;
   // Marks the user revoked; their next tunnel is refused (served the cover site).
   virtual Result<void> revoke(const std::string& name) = 0;
+  // Undoes a revocation: the user's current link works again (quota, expiry and keys unchanged).
+  virtual Result<void> restore(const std::string& name) = 0;
+  // Deletes the user and their usage for good; the name can be added again (with a new link).
+  virtual Result<void> remove(const std::string& name) = 0;
   virtual Result<User> update(const std::string& name, const UserChanges& changes) = 0;
   // A new credential; the old one stays valid for `grace_seconds` from `now` (0: ends at once).
   virtual Result<User> rotate(const std::string& name, std::int64_t grace_seconds, std::int64_t now) = 0;

@@ -70,7 +70,12 @@ Result<X509Ptr> CertificateVerifier::check_chain(const std::vector<Bytes>& chain
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
     ok = is_ip_literal(identity_.host) ? X509_VERIFY_PARAM_set1_ip_asc(param, identity_.host.c_str()) == 1
                                        : X509_VERIFY_PARAM_set1_host(param, identity_.host.c_str(), 0) == 1;
-    ok = ok && X509_verify_cert(ctx) == 1;
+    if (ok && X509_verify_cert(ctx) != 1) {
+      last_failure_ = std::string(X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx))) + " (checked for " +
+                      identity_.host + ")";
+      X509_STORE_CTX_free(ctx);
+      return fail(Errc::untrusted_certificate);
+    }
   }
   X509_STORE_CTX_free(ctx);
   if (!ok) return fail(Errc::tls_failed);

@@ -35,13 +35,17 @@ class CertificateVerifier {
   ~CertificateVerifier();
 
   // Checks the chain (leaf first). Errc::pin_mismatch when a pin is set and does not match,
-  // Errc::tls_failed for any other failure. Returns the parsed leaf.
+  // Errc::untrusted_certificate when the CA chain or the name does not check out (why: in
+  // last_failure()), Errc::tls_failed for anything else. Returns the parsed leaf.
   Result<X509Ptr> check_chain(const std::vector<Bytes>& chain) const;
+  // Why the last chain check failed, for the user: "certificate has expired (checked for NAME)".
+  const std::string& last_failure() const { return last_failure_; }
 
  private:
   explicit CertificateVerifier(ServerIdentity identity) : identity_(std::move(identity)) {}
   ServerIdentity identity_;
   X509_STORE* store_ = nullptr;
+  mutable std::string last_failure_;
 };
 
 std::array<std::uint8_t, 32> spki_sha256(X509* cert);

@@ -65,6 +65,11 @@ class ClientStream final : public ByteStream {
   // Sends close_notify and a TCP FIN; reading goes on.
   asio::awaitable<void> shutdown_send() override { return channel_.shutdown_send(); }
   void close() override { channel_.close(); }
+  void reset() override {
+    std::error_code ignored;
+    if (channel_.socket().is_open()) channel_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+    channel_.close();
+  }
 
   // RFC 8446 §7.5 exporter with an empty context, 32 bytes.
   Result<std::array<std::uint8_t, 32>> export_key(std::string_view label) const;

@@ -55,6 +55,11 @@ class ServerStream final : public ByteStream {
   asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override { return channel_.write_all(buffer); }
   asio::awaitable<void> shutdown_send() override { return channel_.shutdown_send(); }
   void close() override { channel_.close(); }
+  void reset() override {
+    std::error_code ignored;
+    if (channel_.socket().is_open()) channel_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+    channel_.close();
+  }
 
   Result<std::array<std::uint8_t, 32>> export_key(std::string_view label) const;
 

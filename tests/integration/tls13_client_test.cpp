@@ -262,12 +262,14 @@ TEST_F(Tls13ClientTest, CaChainWithRsaPssAndHostnameIsChecked) {
 
   ClientConfig wrong_name = good;
   wrong_name.verifier = CertificateVerifier::create({"example.org", std::nullopt}).value();
-  EXPECT_EQ(run(setup, wrong_name, payload(10)).client_error, make_error_code(Errc::tls_failed));
+  EXPECT_EQ(run(setup, wrong_name, payload(10)).client_error, make_error_code(Errc::untrusted_certificate));
+  EXPECT_NE(wrong_name.verifier->last_failure().find("checked for example.org"), std::string::npos)
+      << wrong_name.verifier->last_failure();
   ::unsetenv("SSL_CERT_FILE");
   // The system store does not trust the test CA.
   ClientConfig system_store = good;
   system_store.verifier = CertificateVerifier::create({"localhost", std::nullopt}).value();
-  EXPECT_EQ(run(setup, system_store, payload(10)).client_error, make_error_code(Errc::tls_failed));
+  EXPECT_EQ(run(setup, system_store, payload(10)).client_error, make_error_code(Errc::untrusted_certificate));
 }
 
 TEST_F(Tls13ClientTest, WrongPinIsReportedAsSuch) {

@@ -92,7 +92,10 @@ TEST(ClientConfig, RefusesWhatWouldFailLater) {
   };
   std::vector<Case> cases = {
       {"", "at least one [[server]]"},
-      {"[[server]]\nname = \"a\"\nlink = \"culvert://broken\"\n", "malformed share link"},
+      {"[[server]]\nname = \"a\"\nlink = \"culvert://broken\"\n", "server \"a\": link: the link is cut short"},
+      {two_servers() + "finale = \"home\"\n", "unknown key \"finale\""},
+      {two_servers() + "[routing]\nfinale = \"tokyo\"\n", "did you mean \"final\""},
+      {two_servers() + "[[rule]]\ndomian = \"x\"\naction = \"direct\"\n", "did you mean \"domain\""},
       {two_servers() + "[[server]]\nname = \"tokyo\"\nlink = \"" + link_text() + "\"\n", "unique name"},
       {two_servers() + "[[group]]\nname = \"g\"\nservers = [\"nowhere\"]\n", "names no server"},
       {two_servers() + "[[group]]\nname = \"g\"\ntype = \"random\"\nservers = [\"tokyo\"]\n", "type must be"},

@@ -59,6 +59,29 @@ TEST_F(ServerConfigTest, RejectsInvalidValues) {
   }
 }
 
+TEST_F(ServerConfigTest, UnknownKeysAndWrongTypesNameTheKey) {
+  struct Case {
+    std::string text, says;
+  };
+  const Case cases[] = {
+      {"public_host = \"a\"\nmax_tunels = 5\n",
+       "config.toml:2: unknown key \"max_tunels\" (did you mean \"max_tunnels\"?)"},
+      {"public_host = \"a\"\n[cover]\nupstrem = \"x\"\n",
+       "unknown key \"upstrem\" in [cover] (did you mean \"upstream\"?)"},
+      {"public_host = \"a\"\n[acmee]\n", "did you mean \"acme\""},
+      {"public_host = \"a\"\nhandshake_timeout_ms = -5\n", "handshake_timeout_ms must be"},
+      {"public_host = \"a\"\nconnect_timeout_ms = \"10s\"\n", "connect_timeout_ms must be"},
+      {"public_host = 7\n", "public_host must be a string"},
+      {"public_host = \"a\"\nallow_private = \"yes\"\n", "allow_private must be true or false"},
+  };
+  for (const auto& c : cases) {
+    write(c.text);
+    std::string message;
+    EXPECT_FALSE(load_server_config(dir_.string(), message)) << c.text;
+    EXPECT_NE(message.find(c.says), std::string::npos) << message;
+  }
+}
+
 TEST_F(ServerConfigTest, BorrowNeedsATargetAndTheBorrowedName) {
   ServerConfig c;
   c.public_host = "198.51.100.2";

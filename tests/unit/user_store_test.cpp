@@ -80,6 +80,8 @@ class UserStoreContract : public ::testing::TestWithParam<std::string> {
     Result<std::vector<User>> list() override { return s->list(); }
     Result<User> get(const std::string& n) override { return s->get(n); }
     Result<void> revoke(const std::string& n) override { return s->revoke(n); }
+    Result<void> restore(const std::string& n) override { return s->restore(n); }
+    Result<void> remove(const std::string& n) override { return s->remove(n); }
     Result<User> update(const std::string& n, const UserChanges& c) override { return s->update(n, c); }
     Result<User> rotate(const std::string& n, std::int64_t g, std::int64_t now) override {
       return s->rotate(n, g, now);
@@ -99,6 +101,27 @@ class UserStoreContract : public ::testing::TestWithParam<std::string> {
 
 constexpr std::int64_t kNov = 1795910400;  // 2026-11-29T00:00:00Z
 constexpr std::int64_t kDec = 1796083200;  // 2026-12-01T00:00:00Z
+
+TEST_P(UserStoreContract, RevocationCanBeUndoneAndANameDeletedAndReused) {
+  auto store = open();
+  auto user = store->add("dave");
+  ASSERT_TRUE(user);
+  auto key = user->credential.key_id;
+  ASSERT_TRUE(store->revoke("dave"));
+  EXPECT_FALSE(store->find_active(key, kNov).value());
+  ASSERT_TRUE(store->restore("dave"));
+  auto back = store->find_active(key, kNov);
+  ASSERT_TRUE(back && *back);
+  EXPECT_EQ((*back)->name, "dave");  // the same link works again
+  ASSERT_TRUE(store->remove("dave"));
+  EXPECT_FALSE(store->get("dave"));
+  EXPECT_FALSE(store->find_active(key, kNov).value());
+  EXPECT_FALSE(store->restore("dave"));
+  EXPECT_FALSE(store->remove("dave"));
+  auto again = store->add("dave");  // the name is free again, with a new key
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->credential.key_id, key);
+}
 
 TEST_P(UserStoreContract, AddsListsGetsAndFindsUsers) {
   auto store = open();

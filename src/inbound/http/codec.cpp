@@ -89,6 +89,15 @@ Result<ProxyRequest> parse_proxy_request(ByteSpan input) {
     if (iequals(name, "Proxy-Connection") || iequals(name, "Proxy-Authorization") || iequals(name, "Connection") ||
         iequals(name, "Keep-Alive"))
       continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    if (iequals(name, "Content-Length")) {
+      long long n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || n < 0) return fail(Errc::malformed);
+      out.body_length = n;
+    }
+    if (iequals(name, "Transfer-Encoding")) out.body_length = -1;
     kept_headers.append(line);
     kept_headers.append("\r\n");
   }
@@ -116,9 +125,15 @@ Result<ProxyRequest> parse_proxy_request(ByteSpan input) {
   return out;
 }
 
-std::string simple_response(int status, std::string_view reason) {
-  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-         "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+std::string simple_response(int status, std::string_view reason, std::string_view text) {
+  std::string body;
+  if (!text.empty()) body = std::string(text) + "\n";
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+  out.append(reason);
+  out += "\r\n";
+  if (!body.empty()) out += "Content-Type: text/plain; charset=utf-8\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  return out + body;
 }
 
 }  // namespace culvert::http

@@ -21,6 +21,8 @@ struct ProxyRequest {
   // removed, "Connection: close"). Empty for CONNECT.
   std::string forward_head;
   std::size_t head_size = 0;  // bytes of input the head used; any rest is body or tunnel data
+  // The request body's length from Content-Length (0 without one); -1 for a chunked body.
+  long long body_length = 0;
 };
 
 // Errc::truncated until the blank line that ends the head arrives; Errc::too_large past kMaxHead;
@@ -28,7 +30,7 @@ struct ProxyRequest {
 Result<ProxyRequest> parse_proxy_request(ByteSpan input);
 
 // A complete response with an empty body, e.g. "HTTP/1.1 400 Bad Request".
-std::string simple_response(int status, std::string_view reason);
+std::string simple_response(int status, std::string_view reason, std::string_view text = {});
 inline constexpr std::string_view kConnectEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
 
 }  // namespace culvert::http

@@ -34,6 +34,7 @@ class DropPrefixStream final : public ByteStream {
   asio::awaitable<std::error_code> write_all(asio::const_buffer buffer) override { return inner_->write_all(buffer); }
   asio::awaitable<void> shutdown_send() override { return inner_->shutdown_send(); }
   void close() override { inner_->close(); }
+  void reset() override { inner_->reset(); }
 
  private:
   ByteStreamPtr inner_;

@@ -96,6 +96,12 @@ void TlsStream::close() {
   socket_.close(ignored);
 }
 
+void TlsStream::reset() {
+  std::error_code ignored;
+  if (socket_.is_open()) socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+}
+
 void TlsStream::tune_for_bulk() {
   // A tunnel is long-lived and busy: keep OpenSSL's record buffers instead of freeing them whenever
   // idle, and read ahead, so a socket read brings several records at once.

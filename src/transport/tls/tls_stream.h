@@ -32,6 +32,7 @@ class TlsStream final : public ByteStream {
   // Sends close_notify and a TCP FIN; reading goes on (TLS 1.3 allows a half-closed session).
   asio::awaitable<void> shutdown_send() override;
   void close() override;
+  void reset() override;
 
   // RFC 8446 §7.5 / RFC 5705 exporter: 32 bytes bound to this session.
   Result<std::array<std::uint8_t, 32>> export_key(std::string_view label) const;
