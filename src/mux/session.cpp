@@ -526,6 +526,10 @@ asio::awaitable<void> Session::read_loop() {
     }
     counters_.bytes_in += n;
     last_received_ = std::chrono::steady_clock::now();
+    if (options_.charge && !options_.charge(n)) {
+      close(make_error_code(Errc::auth_failed));
+      co_return;
+    }
   }
 }
 
@@ -551,6 +555,10 @@ asio::awaitable<void> Session::write_loop() {
       encode_frame(FrameType::padding, 0, 0, zeros, batch);
     }
     outbox_drained_.notify();
+    if (options_.charge && !options_.charge(batch.size())) {
+      close(make_error_code(Errc::auth_failed));
+      co_return;
+    }
     if (auto ec = co_await transport_->write_all(asio::buffer(batch))) {
       close(ec);
       co_return;

@@ -55,6 +55,9 @@ struct SessionOptions {
   std::chrono::milliseconds idle_close{300000};
   PaddingPolicy padding;
   std::function<std::uint32_t(std::uint32_t)> random_below;  // injected for deterministic tests
+  // Counts transport bytes against an allowance (the user's quota), before a write and after a
+  // read; false closes the tunnel (Errc::auth_failed), so a quota is overshot by at most one read.
+  std::function<bool(std::uint64_t)> charge;
 };
 
 struct StreamState;

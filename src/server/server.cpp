@@ -15,6 +15,8 @@
 #include <openssl/crypto.h>
 #include <sys/stat.h>
 
+#include <limits>
+
 #include <asio/write.hpp>
 #include "core/dialer.h"
 #include "core/mirror_relay.h"
@@ -303,6 +305,32 @@ void Server::collect_usage() {
   }
 }
 
+bool Server::renew_lease(const std::string& name, QuotaLease& lease) {
+  // What the store knows, plus what this server counted and has not written yet.
+  collect_usage();
+  flush_usage();
+  auto user = store_->get(name);
+  if (!user) return false;
+  auto now = unix_now();
+  std::uint64_t used = user->used_in_period(now);
+  for (const auto& [n, delta] : pending_usage_)
+    if (n == name) used += delta.up + delta.down;
+  if (user->quota_bytes == 0) {
+    lease.left = std::numeric_limits<std::int64_t>::max() / 2;
+    return true;
+  }
+  if (used >= user->quota_bytes) {
+    spdlog::info("user {} is over quota: closing their tunnels", name);
+    return false;
+  }
+  // A share: 1% of the quota, at least 1 MiB, never more than is left. Counted bytes beyond the
+  // old share (lease.left < 0) are already in `used`.
+  std::uint64_t left = user->quota_bytes - used;
+  std::uint64_t share = std::max<std::uint64_t>(user->quota_bytes / 100, 1 << 20);
+  lease.left = static_cast<std::int64_t>(std::min(left, share));
+  return true;
+}
+
 void Server::flush_usage() {
   std::vector<UsageDelta> batch;
   for (auto& [name, delta] : pending_usage_)
@@ -483,6 +511,19 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
   options.dead_after = std::chrono::milliseconds(90000);
   options.idle_close = std::chrono::milliseconds(600000);
   options.max_streams = config_.max_streams_per_tunnel;
+  if (user.quota_bytes > 0) {
+    // The quota is enforced as bytes are counted, not at the next periodic check.
+    auto lease = leases_[user.name].lock();
+    if (!lease) {
+      lease = std::make_shared<QuotaLease>();
+      leases_[user.name] = lease;
+      if (!renew_lease(user.name, *lease)) co_return;
+    }
+    options.charge = [this, name = user.name, lease](std::uint64_t bytes) {
+      lease->left -= static_cast<std::int64_t>(bytes);
+      return lease->left >= 0 || renew_lease(name, *lease);
+    };
+  }
   auto session = mux::Session::create(io_.get_executor(), std::move(tls), options);
   session->feed_input(after_preamble);
   session->set_accept_handler([this, name = user.name](std::unique_ptr<mux::Stream> stream, Destination destination) {

@@ -98,7 +98,15 @@ class Server {
   };
   std::map<std::shared_ptr<mux::Session>, TunnelInfo> tunnels_;
   std::map<std::string, UsageDelta> pending_usage_;  // per user, flushed in batches
-  std::unique_ptr<acme::Manager> acme_;              // certificates from an ACME CA, when configured
+  // Per user with a quota: bytes this server may still carry before it asks the store again (a
+  // share of what is left, so servers sharing a store overshoot by at most their shares).
+  struct QuotaLease {
+    std::int64_t left = 0;
+  };
+  std::unordered_map<std::string, std::weak_ptr<QuotaLease>> leases_;
+  // A fresh share of `name`'s remaining quota into `lease`; false when nothing is left.
+  bool renew_lease(const std::string& name, QuotaLease& lease);
+  std::unique_ptr<acme::Manager> acme_;  // certificates from an ACME CA, when configured
   std::unique_ptr<BorrowGate> borrow_gate_;
   tls13::ServerCredentials borrow_credentials_;
   std::string target_host_;

@@ -537,7 +537,7 @@ class CommandLine(unittest.TestCase):
     def test_malformed_link_is_a_clear_error(self):
         r = run(["client", "culvert://not-a-link"])
         self.assertEqual(r.returncode, 2)
-        self.assertIn("malformed share link", r.stderr)
+        self.assertIn("this share link cannot be used: the link is cut short", r.stderr)
 
     def test_missing_data_directory_is_a_clear_error(self):
         r = run(["server", "run", "--dir", "/nonexistent/culvert"])

@@ -225,3 +225,87 @@ class LinkProblems(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OperatorCommands(unittest.TestCase):
+    """Install, run, configure and administer as the docs say (items 4, 6, 8, 9, 10)."""
+
+    def test_server_setup_installs_no_test_toolchain(self):
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "setup.sh")
+        base = subprocess.run([script, "--print"], capture_output=True, text=True, check=True).stdout.split()
+        full = subprocess.run([script, "--tests", "--print"], capture_output=True, text=True, check=True).stdout.split()
+        for tool in ("chromium", "postgresql", "v2ray", "shadowsocks-libev", "trojan", "clang", "nodejs",
+                     "nginx-light", "pebble"):
+            self.assertNotIn(tool, base)
+            self.assertIn(tool, full)
+        self.assertIn("libssl-dev", base)
+
+    def test_init_takes_admin_listen_and_check_validates_without_starting(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-check-")
+        try:
+            d = os.path.join(tmp, "s")
+            admin = free_port()
+            init = run(["server", "init", "--dir", d, "--listen", "127.0.0.1:0", "--public-host", "127.0.0.1",
+                        "--admin-listen", f"127.0.0.1:{admin}", "--no-qr"])
+            self.assertEqual(init.returncode, 0, init.stderr)
+            with open(os.path.join(d, "config.toml")) as f:
+                self.assertIn(f'admin_listen = "127.0.0.1:{admin}"', f.read())
+            ok = run(["server", "check", "--dir", d])
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            self.assertIn("OK", ok.stdout)
+            with open(os.path.join(d, "config.toml"), "a") as f:
+                f.write("max_tunels = 5\n")
+            bad = run(["server", "check", "--dir", d])
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn('unknown key "max_tunels"', bad.stderr)
+            self.assertIn('did you mean "max_tunnels"', bad.stderr)
+            self.assertRegex(bad.stderr, r"config\.toml:\d+:")
+            link = init.stdout.strip().splitlines()[-1]
+            self.assertEqual(run(["client", link, "--check"]).returncode, 0)
+            client_file = os.path.join(tmp, "client.toml")
+            with open(client_file, "w") as f:
+                f.write(f'[[server]]\nname = "home"\nlink = "{link}"\n\n[routing]\nfinale = "home"\n')
+            typo = run(["client", "--config", client_file, "--check"])
+            self.assertEqual(typo.returncode, 2)
+            self.assertIn('did you mean "final"', typo.stderr)
+            self.assertIn(client_file, typo.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_quickstart_says_when_options_are_not_applied(self):
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "quickstart.sh")
+        with open(script) as f:
+            text = f.read()
+        # The re-run branch names the options it did not apply and how to change them.
+        self.assertIn("these options were not applied", text)
+        self.assertIn("edit $dir/config.toml", text)
+
+    def test_every_user_example_in_the_operations_doc_works_as_written(self):
+        doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "operations.md")
+        with open(doc) as f:
+            text = f.read()
+        start = text.index("```sh\nculvert user add alice")
+        block = text[start + len("```sh\n"):text.index("```", start + 6)]
+        tmp = tempfile.mkdtemp(prefix="culvert-docs-")
+        try:
+            port, admin = free_port(), free_port()
+            data = os.path.join(tmp, "data")
+            init = run(["server", "init", "--dir", data, "--listen", f"127.0.0.1:{port}", "--public-host",
+                        "127.0.0.1", "--admin-listen", f"127.0.0.1:{admin}", "--no-qr"])
+            self.assertEqual(init.returncode, 0, init.stderr)
+            server = Process(["server", "run", "--dir", data], os.path.join(tmp, "server.log"))
+            bin_dir = os.path.join(tmp, "bin")
+            os.makedirs(bin_dir)
+            os.symlink(os.path.abspath(CULVERT), os.path.join(bin_dir, "culvert"))
+            env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"])
+            try:
+                self.assertIsNotNone(wait_until(lambda: os.path.exists(os.path.join(data, "admin.token")), 10))
+                for line in block.strip().splitlines():
+                    command = line.replace("127.0.0.1:9190", f"127.0.0.1:{admin}")
+                    r = subprocess.run(["bash", "-c", command], cwd=tmp, env=env, capture_output=True, text=True,
+                                       timeout=60)
+                    self.assertEqual(r.returncode, 0, f"{line}\n{r.stdout}\n{r.stderr}")
+            finally:
+                server.stop()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
