@@ -109,7 +109,7 @@ asio::awaitable<Result<PreparedRoutePtr>> Dispatcher::prepare(const Destination&
         std::make_unique<TunnelRoute>(outbounds_, action.outbound, std::move(*tunnel), std::move(target)));
   }
   // Direct: this machine's own resolver and network (LAN addresses included: they are the user's).
-  auto socket = co_await dial(target, DialOptions{true, connect_timeout_});
+  auto socket = co_await dial(target, DialOptions{true, connect_timeout_, {}});
   if (!socket) {
     spdlog::info("connection failed: direct connection ({})", socket.error().message());
     co_return fail(socket.error());

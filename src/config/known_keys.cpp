@@ -32,7 +32,20 @@ bool check_table(const toml::table& table, const std::string& name, const KeySch
                 ": unknown key \"" + std::string(k) + "\"";
       if (!name.empty()) message += " in [" + name + "]";
       auto guess = nearest_key(k, known->second);
-      if (!guess.empty()) message += " (did you mean \"" + guess + "\"?)";
+      if (!guess.empty()) {
+        message += " (did you mean \"" + guess + "\"?)";
+        return false;
+      }
+      // A key of another table, written where TOML puts it in this one (after a [section]).
+      for (const auto& [other, keys] : schema) {
+        if (other == name) continue;
+        auto elsewhere = nearest_key(k, keys);
+        if (elsewhere.empty()) continue;
+        message +=
+            " (did you mean \"" + elsewhere + "\"? it belongs " +
+            (other.empty() ? std::string("at the top of the file, before any [section]") : "in [" + other + "]") + ")";
+        break;
+      }
       return false;
     }
     if (auto* sub = node.as_table()) {

@@ -14,7 +14,12 @@ asio::awaitable<Result<asio::ip::tcp::socket>> dial(const Destination& destinati
   using namespace asio::experimental::awaitable_operators;
   auto executor = co_await asio::this_coro::executor;
   std::vector<asio::ip::tcp::endpoint> v4, v6;
-  if (destination.kind == Destination::Kind::domain) {
+  if (destination.kind == Destination::Kind::domain && options.resolve) {
+    auto addresses = co_await options.resolve(destination.host);
+    if (!addresses) co_return fail(addresses.error());
+    for (const auto& a : *addresses) (a.is_v6() ? v6 : v4).emplace_back(a, destination.port);
+    if (v4.empty() && v6.empty()) co_return fail(Errc::dial_failed);
+  } else if (destination.kind == Destination::Kind::domain) {
     asio::ip::tcp::resolver resolver(executor);
     asio::steady_timer deadline(executor);
     deadline.expires_after(options.connect_timeout);

@@ -7,6 +7,8 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <chrono>
+#include <functional>
+#include <vector>
 
 #include "core/destination.h"
 #include "core/result.h"
@@ -16,6 +18,9 @@ namespace culvert {
 struct DialOptions {
   bool allow_private = false;
   std::chrono::milliseconds connect_timeout{10000};
+  // Resolves names instead of the system's resolver (the server's `dns_resolver`); absent: the
+  // system's (getaddrinfo, /etc/resolv.conf). Errors as dial()'s.
+  std::function<asio::awaitable<Result<std::vector<asio::ip::address>>>(const std::string& name)> resolve;
 };
 
 // Errors: Errc::destination_refused (every address forbidden), Errc::dial_failed, Errc::timed_out.

@@ -79,7 +79,8 @@ Result<AnswerInfo> parse_response(ByteSpan m, const Question& question) {
       u16_at(m, at + 2) != question.klass)
     return fail(Errc::malformed);
   at += 4;
-  std::size_t count = std::size_t(u16_at(m, 6)) + u16_at(m, 8) + u16_at(m, 10);
+  std::size_t answers = u16_at(m, 6);
+  std::size_t count = answers + u16_at(m, 8) + u16_at(m, 10);
   bool first = true;
   for (std::size_t i = 0; i < count; ++i) {
     auto after = skip_name(m, at);
@@ -91,6 +92,10 @@ Result<AnswerInfo> parse_response(ByteSpan m, const Question& question) {
     std::uint16_t rdlength = u16_at(m, at + 8);
     at += 10;
     if (at + rdlength > m.size()) return fail(Errc::malformed);
+    if (i < answers && type == question.type &&
+        ((type == kTypeA && rdlength == 4) || (type == kTypeAAAA && rdlength == 16)))
+      info.addresses.emplace_back(m.begin() + static_cast<std::ptrdiff_t>(at),
+                                  m.begin() + static_cast<std::ptrdiff_t>(at + rdlength));
     at += rdlength;
     if (type == kTypeOpt) continue;  // its "TTL" is EDNS flags
     if (ttl & 0x80000000u) ttl = 0;  // RFC 2181 §8: treat as zero
@@ -101,6 +106,25 @@ Result<AnswerInfo> parse_response(ByteSpan m, const Question& question) {
     info.ttl_offsets.push_back(static_cast<std::uint16_t>(ttl_at));
   }
   return info;
+}
+
+Bytes make_query(std::uint16_t id, const std::string& name, std::uint16_t type) {
+  Bytes q{static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    auto dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    std::size_t len = std::min<std::size_t>(dot - start, 63);
+    if (len > 0) {
+      q.push_back(static_cast<std::uint8_t>(len));
+      q.insert(q.end(), name.begin() + static_cast<std::ptrdiff_t>(start),
+               name.begin() + static_cast<std::ptrdiff_t>(start + len));
+    }
+    start = dot + 1;
+  }
+  q.push_back(0);
+  q.insert(q.end(), {static_cast<std::uint8_t>(type >> 8), static_cast<std::uint8_t>(type), 0, kClassIn});
+  return q;
 }
 
 void set_id(Bytes& m, std::uint16_t id) {

@@ -43,12 +43,15 @@ struct AnswerInfo {
   std::uint32_t min_ttl = 0;               // over every record but OPT; 0 when there is none
   std::size_t records = 0;                 // answer + authority + additional, OPT excluded
   std::vector<std::uint16_t> ttl_offsets;  // where each such record's TTL is, for aging
+  std::vector<Bytes> addresses;            // A (4 bytes) or AAAA (16) records of the answer section
 };
 
 // A response (QR = 1) to `question`: the same question, walked record by record.
 Result<AnswerInfo> parse_response(ByteSpan message, const Question& question);
 
 void set_id(Bytes& message, std::uint16_t id);
+// A recursive query (RD set) for `name` and `type`, class IN.
+Bytes make_query(std::uint16_t id, const std::string& name, std::uint16_t type);
 // Lowers each TTL at `offsets` by `elapsed` seconds (not below 0).
 void age_ttls(Bytes& message, const std::vector<std::uint16_t>& offsets, std::uint32_t elapsed);
 

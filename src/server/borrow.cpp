@@ -132,7 +132,7 @@ asio::awaitable<std::vector<std::size_t>> observe_target_tickets(const std::stri
                                                                  std::chrono::milliseconds wait) {
   using namespace asio::experimental::awaitable_operators;
   Destination target{Destination::Kind::domain, host, port};
-  DialOptions options{true, std::chrono::milliseconds(10000)};
+  DialOptions options{true, std::chrono::milliseconds(10000), {}};
   auto socket = co_await dial(target, options);
   if (!socket) co_return std::vector<std::size_t>{};
   tls13::ClientConfig config;

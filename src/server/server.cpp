@@ -23,6 +23,7 @@
 #include "core/relay.h"
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
+#include "server/name_lookup.h"
 #include "server/udp_relay.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/certificate.h"
@@ -170,6 +171,8 @@ Result<void> Server::resolve_dns_resolver(std::string& message) {
     return fail(Errc::bad_config);
   }
   dns_resolver_ = asio::ip::udp::endpoint(address, port);
+  // Name a resolver that does not answer now, not after clients' lookups time out one by one.
+  asio::co_spawn(io_, check_resolver(*dns_resolver_, std::chrono::milliseconds(3000)), asio::detached);
   return {};
 }
 
@@ -433,7 +436,7 @@ asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket soc
     // Connect to the target first: a silent peer meets the target's own timers, as it would if
     // it had connected to the target directly.
     Destination target{Destination::Kind::domain, target_host_, target_port_};
-    DialOptions dial_options{true, config_.connect_timeout};
+    DialOptions dial_options{true, config_.connect_timeout, {}};
     auto target_socket = co_await dial(target, dial_options);
     if (!target_socket) {
       spdlog::warn("borrowed target unreachable: {}", target_socket.error().message());
@@ -613,7 +616,13 @@ asio::awaitable<void> Server::handle_association(std::unique_ptr<mux::Stream> as
 
 asio::awaitable<void> Server::handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination) {
   try {
-    DialOptions options{config_.allow_private, config_.connect_timeout};
+    DialOptions options{config_.allow_private, config_.connect_timeout, {}};
+    if (!config_.dns_resolver.empty() && dns_resolver_) {
+      // Streams' names are resolved where clients' DNS datagrams go: the configured resolver.
+      options.resolve = [resolver = *dns_resolver_, limit = config_.connect_timeout](const std::string& name) {
+        return lookup_name(resolver, name, limit);
+      };
+    }
     auto started = std::chrono::steady_clock::now();
     auto socket = co_await dial(destination, options);
     if (!socket) {

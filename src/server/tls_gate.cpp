@@ -48,7 +48,7 @@ std::string selected_alpn(SSL* ssl) {
 asio::awaitable<Result<asio::ip::tcp::socket>> Server::connect_upstream(const std::string& host, std::uint16_t port) {
   // Named locals, not temporaries, in co_await expressions: GCC 12 mis-destroys such temporaries.
   Destination cover{Destination::Kind::domain, host, port};
-  DialOptions options{true, config_.connect_timeout};
+  DialOptions options{true, config_.connect_timeout, {}};
   auto result = co_await dial(cover, options);
   co_return result;
 }

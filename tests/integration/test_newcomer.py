@@ -245,8 +245,8 @@ class OperatorCommands(unittest.TestCase):
         try:
             d = os.path.join(tmp, "s")
             admin = free_port()
-            init = run(["server", "init", "--dir", d, "--listen", "127.0.0.1:0", "--public-host", "127.0.0.1",
-                        "--admin-listen", f"127.0.0.1:{admin}", "--no-qr"])
+            init = run(["server", "init", "--dir", d, "--listen", f"127.0.0.1:{free_port()}", "--public-host",
+                        "127.0.0.1", "--admin-listen", f"127.0.0.1:{admin}", "--no-qr"])
             self.assertEqual(init.returncode, 0, init.stderr)
             with open(os.path.join(d, "config.toml")) as f:
                 self.assertIn(f'admin_listen = "127.0.0.1:{admin}"', f.read())
@@ -258,7 +258,8 @@ class OperatorCommands(unittest.TestCase):
             bad = run(["server", "check", "--dir", d])
             self.assertNotEqual(bad.returncode, 0)
             self.assertIn('unknown key "max_tunels"', bad.stderr)
-            self.assertIn('did you mean "max_tunnels"', bad.stderr)
+            # Appended after the last [section], TOML puts it there: the message says where it belongs.
+            self.assertIn('did you mean "max_tunnels"? it belongs at the top of the file', bad.stderr)
             self.assertRegex(bad.stderr, r"config\.toml:\d+:")
             link = init.stdout.strip().splitlines()[-1]
             self.assertEqual(run(["client", link, "--check"]).returncode, 0)
@@ -307,5 +308,84 @@ class OperatorCommands(unittest.TestCase):
                     self.assertEqual(r.returncode, 0, f"{line}\n{r.stdout}\n{r.stderr}")
             finally:
                 server.stop()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ServerResolver(unittest.TestCase):
+    """dns_resolver serves streams' names too, and a dead one is named in the log (item 12)."""
+
+    def test_stream_names_resolve_at_the_configured_resolver(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-resolver-")
+        dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        dns.bind(("127.0.0.1", 0))
+        asked = []
+
+        def answer():
+            # A tiny authoritative stand-in: every A question is 127.0.0.1, AAAA has no answer.
+            while True:
+                try:
+                    query, peer = dns.recvfrom(4096)
+                except OSError:
+                    return
+                qtype = struct.unpack(">H", query[-4:-2])[0]
+                name_end = query.index(b"\x00", 12) + 5
+                asked.append(qtype)
+                header = query[:2] + b"\x81\x80" + b"\x00\x01" + (b"\x00\x01" if qtype == 1 else b"\x00\x00") + \
+                    b"\x00\x00\x00\x00"
+                body = query[12:name_end]
+                if qtype == 1:
+                    body += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01"
+                dns.sendto(header + body, peer)
+
+        threading.Thread(target=answer, daemon=True).start()
+        origin = Origin()
+        try:
+            port = free_port()
+            d = os.path.join(tmp, "server")
+            link = init_server(d, port)
+            with open(os.path.join(d, "config.toml")) as f:
+                text = f.read()
+            with open(os.path.join(d, "config.toml"), "w") as f:
+                f.write(text.replace('dns_resolver = ""', f'dns_resolver = "127.0.0.1:{dns.getsockname()[1]}"'))
+            log = os.path.join(tmp, "server.log")
+            server = Process(["server", "run", "--dir", d], log)
+            client = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none"],
+                             os.path.join(tmp, "client.log"))
+            try:
+                # A name only the configured resolver knows.
+                r = subprocess.run(["curl", "-sS", "--max-time", "20", "-x", f"socks5h://127.0.0.1:{client.port}",
+                                    f"http://only-at-the-resolver.test:{origin.port}/bytes/100"], capture_output=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(len(r.stdout), 100)
+                self.assertIn(1, asked)
+                self.assertIn("answers; clients' names are resolved there", open(log).read())
+            finally:
+                client.stop()
+                server.stop()
+        finally:
+            origin.close()
+            dns.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_a_resolver_that_does_not_answer_is_named(self):
+        tmp = tempfile.mkdtemp(prefix="culvert-deadresolver-")
+        try:
+            port = free_port()
+            d = os.path.join(tmp, "server")
+            init_server(d, port)
+            silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
+            silent.bind(("127.0.0.1", 0))
+            with open(os.path.join(d, "config.toml")) as f:
+                text = f.read()
+            with open(os.path.join(d, "config.toml"), "w") as f:
+                f.write(text.replace('dns_resolver = ""', f'dns_resolver = "127.0.0.1:{silent.getsockname()[1]}"'))
+            log = os.path.join(tmp, "server.log")
+            server = Process(["server", "run", "--dir", d], log)
+            try:
+                self.assertIsNotNone(wait_until(lambda: "did not answer" in open(log).read(), 10))
+            finally:
+                server.stop()
+                silent.close()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
