@@ -64,7 +64,7 @@ int print_link(const ServerConfig& config, const User& user, bool qr) {
   auto link = admin::share_link(config, user);
   if (!link) {
     std::cerr << "culvert: cannot read "
-              << config.path(config.transport == "borrow" ? config.static_key : config.certificate) << "\n";
+              << config.path(config.transport == "tls" ? config.certificate : config.static_key) << "\n";
     return 1;
   }
   if (qr) std::cout << render_qr(*link);
@@ -138,6 +138,29 @@ int server_init(const InitOptions& options) {
     if (options.sni.empty()) config.sni = target_host;
     config.certificate_pinned = false;
   }
+  if (options.transport == "cdn") {
+    // Clients go to the CDN's edge and name the site there; the server only sees the CDN.
+    if (options.sni.empty() && (options.public_host.empty() || is_ip_literal(config.public_host))) {
+      std::cerr << "culvert: --transport cdn needs --sni NAME (the site's name at the CDN) or --public-host NAME\n";
+      return 2;
+    }
+    if (options.sni.empty()) config.sni = config.public_host;
+    if (options.public_host.empty()) config.public_host = config.sni;
+    std::string front_host;
+    std::uint16_t front_port = 0;
+    if (!options.front.empty() && !split_host_port(options.front, front_host, front_port)) {
+      std::cerr << "culvert: --front must be HOST:PORT (the CDN edge clients connect to)\n";
+      return 2;
+    }
+    config.cdn.front = options.front.empty() ? config.sni + ":443" : options.front;
+    config.cdn.path = "/" + crypto::base64url_encode(crypto::random_bytes(12));
+    config.cdn.origin_tls = options.origin_tls;
+    config.cdn.upload = options.upload;
+    config.certificate_pinned = false;
+  } else if (!options.front.empty() || options.origin_tls) {
+    std::cerr << "culvert: --front and --origin-tls go with --transport cdn\n";
+    return 2;
+  }
   config.admin_listen = options.admin_listen;
   if (!options.cover_upstream.empty()) {
     config.cover.mode = CoverConfig::Mode::upstream;
@@ -204,6 +227,13 @@ int server_init(const InitOptions& options) {
               << " when it starts (tls-alpn-01: " << certificate_name
               << " must resolve to this server and its port must be reachable as 443), and renews it; until then it "
                  "serves a temporary self-signed one.\n";
+  } else if (config.transport == "cdn") {
+    std::cout << "CDN: point the CDN's origin for " << config.sni << " at this server's " << config.listen << " ("
+              << (config.cdn.origin_tls
+                      ? "HTTPS; the self-signed certificate here is enough for the CDN's \"full\" mode"
+                      : "plain HTTP")
+              << "). Requests under " << config.cdn.path
+              << " are the tunnel; keep that path secret. Clients connect to " << config.cdn.front << ".\n";
   } else if (config.transport == "tls") {
     std::cout << "Certificate: self-signed, pinned in the links. A self-signed certificate on port 443 is itself "
                  "unusual: with a domain name, init with --public-host NAME for a CA certificate; without one, the "

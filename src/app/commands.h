@@ -17,7 +17,10 @@ struct InitOptions {
   std::string cover_upstream;
   std::string cover_upstream_tls;  // that web server's own TLS port, for bytes that are not TLS
   std::string transport = "tls";
-  std::string target;  // borrow: HOST:PORT of the borrowed site
+  std::string target;             // borrow: HOST:PORT of the borrowed site
+  std::string front;              // cdn: HOST:PORT of the CDN edge clients connect to
+  bool origin_tls = false;        // cdn: the CDN reaches `listen` over TLS (else plain HTTP)
+  std::string upload = "packet";  // cdn: how clients upload (packet or stream)
   bool allow_private = false;
   bool qr = true;
   // tls transport with a DNS name: the certificate comes from an ACME CA (Let's Encrypt unless

@@ -444,7 +444,7 @@ int lab_fetch(const std::string& url, const std::string& connect, int timeout_ms
 
 int lab_borrow_hello(const std::string& text, const std::string& out_file) {
   auto link = parse_share_link(text);
-  if (!link || link->transport != "borrow") {
+  if (!link || !std::holds_alternative<BorrowLink>(link->transport)) {
     std::cerr << "error: a culvert:// link with tr=borrow is needed\n";
     return 2;
   }
@@ -458,7 +458,7 @@ int lab_borrow_hello(const std::string& text, const std::string& out_file) {
   auto randomness = tls13::HelloRandomness::draw();
   randomness.session_id.fill(0);
   Bytes hello = tls13::build_client_hello(spec, randomness);
-  auto shared = shares[1].agree(*link->server_key);
+  auto shared = shares[1].agree(*link->server_key());
   if (!shared) return 1;
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   tls13::seal_borrow_session_id(hello, *shared, link->credential.key_id, link->credential.secret,

@@ -31,10 +31,18 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--cover-upstream-tls", init.cover_upstream_tls,
                        "HOST:PORT of that web server's own TLS port (same certificate): it answers non-TLS bytes");
   init_cmd->add_flag("--allow-private", init.allow_private, "Let users reach loopback and private addresses");
-  init_cmd->add_option("--transport", init.transport, "tls (own certificate) or borrow (a real site's identity)")
-      ->check(CLI::IsMember({"tls", "borrow"}))
+  init_cmd
+      ->add_option("--transport", init.transport,
+                   "tls (own certificate), borrow (a real site's identity) or cdn (clients come through a CDN)")
+      ->check(CLI::IsMember({"tls", "borrow", "cdn"}))
       ->capture_default_str();
   init_cmd->add_option("--target", init.target, "borrow: HOST:PORT of the site to borrow (e.g. www.example.com:443)");
+  init_cmd->add_option("--front", init.front,
+                       "cdn: HOST:PORT of the CDN edge clients connect to (default: the --sni name, port 443)");
+  init_cmd->add_flag("--origin-tls", init.origin_tls, "cdn: the CDN connects to --listen with TLS, not plain HTTP");
+  init_cmd->add_option("--upload", init.upload, "cdn: packet (survives body buffering) or stream")
+      ->check(CLI::IsMember({"packet", "stream"}))
+      ->capture_default_str();
   bool no_qr = false;
   init_cmd->add_flag("--no-qr", no_qr, "Do not print the QR code");
   init_cmd->add_flag("--no-acme", init.no_acme, "Keep a self-signed certificate even for a domain name");

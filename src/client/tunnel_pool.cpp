@@ -1,40 +1,25 @@
 #include "client/tunnel_pool.h"
 
-#include "cover/h2.h"
-#include "transport/tls/cover_answer_check.h"
-#include "transport/tls/drop_prefix_stream.h"
-
-#include "core/congestion.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
-#include <asio/connect.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-#include "core/await.h"
 
+#include "core/await.h"
 #include "crypto/crypto.h"
+#include "transport/registry.h"
 #include "transport/tls/auth.h"
 
 namespace culvert {
 
 TunnelPool::TunnelPool(asio::any_io_executor executor, ShareLink link, TunnelPoolOptions options)
-    : executor_(std::move(executor)), link_(std::move(link)), options_(options), dial_done_(executor_) {
-  tls_config_.server_name = link_.sni;
-  if (link_.transport == "borrow" && link_.server_key) {
-    // The borrowed site's name goes in the SNI; the server proves itself through the key schedule.
-    tls_config_.borrow = tls13::BorrowCredentials{*link_.server_key, link_.credential.key_id, link_.credential.secret};
-  } else {
-    auto verifier = tls13::CertificateVerifier::create({link_.sni.empty() ? link_.host : link_.sni, link_.pin});
-    if (verifier) tls_config_.verifier = std::move(*verifier);
-  }
-}
-
+    : executor_(std::move(executor)),
+      link_(std::move(link)),
+      options_(options),
+      dialer_(make_dialer(executor_, link_, mux::kVersion)),
+      dial_done_(executor_) {}
 std::shared_ptr<mux::Session> TunnelPool::pick() const {
   std::shared_ptr<mux::Session> best;
   for (const auto& t : tunnels_) {
@@ -72,82 +57,38 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::acquire() {
 }
 
 asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel() {
-  using namespace asio::experimental::awaitable_operators;
-  if (!tls_config_.verifier && !tls_config_.borrow) co_return fail(Errc::tls_failed);
   auto now = std::chrono::steady_clock::now();
   if (now < next_dial_allowed_) {
     asio::steady_timer wait(executor_, next_dial_allowed_);
     co_await wait.async_wait(use_tuple);
   }
-  std::string server = link_.host + ":" + std::to_string(link_.port);
-  auto failed = [this, &server](std::error_code e, std::string why = {}) {
+  std::string server = dialer_->describe();
+  std::string why;
+  auto dialed = co_await dialer_->dial(std::chrono::steady_clock::now() + options_.connect_timeout, why);
+  if (!dialed) {
     ++consecutive_failures_;
     auto base = std::chrono::milliseconds(100) * (1 << std::min(consecutive_failures_ - 1, 4));
     auto delay = std::min<std::chrono::milliseconds>(base, std::chrono::milliseconds(1000));
     delay =
         delay / 2 + std::chrono::milliseconds(crypto::random_below(static_cast<std::uint32_t>(delay.count() / 2 + 1)));
     next_dial_allowed_ = std::chrono::steady_clock::now() + delay;
-    if (why.empty()) why = e.message();
+    if (why.empty()) why = dialed.error().message();
     spdlog::warn("cannot reach the server {}: {} (retry in {} ms)", server, why, delay.count());
-    return fail(e);
-  };
-
-  asio::steady_timer deadline(executor_);
-  deadline.expires_after(options_.connect_timeout);
-  asio::ip::tcp::resolver resolver(executor_);
-  auto resolved = co_await (resolver.async_resolve(link_.host, std::to_string(link_.port), use_tuple) ||
-                            deadline.async_wait(use_tuple));
-  if (resolved.index() == 1) co_return failed(make_error_code(Errc::timed_out), "looking up its name timed out");
-  auto [rec, results] = std::get<0>(resolved);
-  if (rec) co_return failed(make_error_code(Errc::dial_failed), "cannot resolve its name (" + rec.message() + ")");
-
-  asio::ip::tcp::socket socket(executor_);
-  auto connected = co_await (asio::async_connect(socket, results, use_tuple) || deadline.async_wait(use_tuple));
-  if (connected.index() == 1) co_return failed(make_error_code(Errc::timed_out), "connecting timed out");
-  if (auto cec = std::get<0>(std::get<0>(connected)))
-    co_return failed(make_error_code(Errc::dial_failed), "cannot connect (" + cec.message() + ")");
-  std::error_code ignored;
-  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  limit_unsent(socket.native_handle(), kTunnelUnsentLimit);
-
-  auto stream = std::make_unique<tls13::ClientStream>(std::move(socket), tls_config_);
-  auto hs = co_await (stream->handshake() || deadline.async_wait(use_tuple));
-  if (hs.index() == 1) co_return failed(make_error_code(Errc::timed_out), "the TLS handshake timed out");
-  if (auto ec = std::get<0>(hs)) {
-    if (ec == Errc::pin_mismatch)
-      co_return failed(ec,
-                       "its certificate is not the one pinned in the link (a different server, or an "
-                       "interception)");
-    if (ec == Errc::untrusted_certificate)
-      co_return failed(ec, "its certificate is not trusted: " + tls_config_.verifier->last_failure() +
-                               " (a link without a pin checks the CA chain and the name)");
-    if (tls_config_.borrow)
-      // The borrowed site itself answered: the server passed this client on as a stranger.
-      co_return failed(make_error_code(Errc::auth_failed),
-                       "the handshake was answered by the borrowed site itself: the server did not accept this link "
-                       "(revoked, expired, over quota, or a wrong key)");
-    co_return failed(make_error_code(Errc::tls_failed), "the TLS handshake failed (" + ec.message() + ")");
+    // A server that refused the link refuses it again: requests fail fast for a while.
+    if (dialed.error() == Errc::auth_failed)
+      rejected_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    co_return fail(dialed.error());
   }
-  auto exporter = stream->export_key(tls::kExporterLabel);
-  if (!exporter) co_return failed(make_error_code(Errc::tls_failed));
-  bool h2_cover = !tls_config_.borrow && stream->summary().alpn == "h2";
-  ByteStreamPtr carrier = std::move(stream);
-  // The tls transport's server speaks as nginx with HTTP/2 would: its tunnels start with the
-  // cover's SETTINGS and WINDOW_UPDATE (cover/h2.h), which are not for the mux.
-  if (h2_cover) {
-    auto preface = cover::h2_server_preface();
-    carrier = std::make_unique<tls::DropPrefixStream>(std::move(carrier), Bytes(preface.begin(), preface.end()));
-  }
-  // A server that does not accept the link answers as its cover site: say so (auth_failed).
-  if (!tls_config_.borrow) carrier = std::make_unique<tls::CoverAnswerCheck>(std::move(carrier));
 
   mux::SessionOptions options;
   options.is_client = true;
   options.keepalive_interval = options_.keepalive_interval;
   options.dead_after = options_.dead_after;
   options.padding = options_.padding;
-  auto session = mux::Session::create(executor_, std::move(carrier), options);
-  session->prefix_output(tls::make_preamble(link_.credential, *exporter, mux::kVersion));
+  auto session = mux::Session::create(executor_, std::move(dialed->stream), options);
+  // The user's proof over the transport's binding; a transport that proved the user in its own
+  // handshake (cdn) has none and sends none.
+  if (dialed->binding) session->prefix_output(tls::make_preamble(link_.credential, *dialed->binding, mux::kVersion));
   tunnels_.push_back(session);
   consecutive_failures_ = 0;
   std::weak_ptr<mux::Session> weak = session;

@@ -1,4 +1,5 @@
-// TunnelPool: the client's few TLS tunnels (tls13::ClientStream) to one server. Streams go to the least-loaded open
+// TunnelPool: the client's few tunnels to one server, dialed by the link's transport
+// (transport/registry.h) and each carrying a mux session. Streams go to the least-loaded open
 // tunnel; a new tunnel is dialed when none is open or all are busy. Failed dials back off
 // (100 ms doubling to 1 s, with jitter) so a down server is not hammered, and the pool heals by
 // itself when the server comes back: the next request dials again.
@@ -14,7 +15,7 @@
 #include "core/signal.h"
 #include "link/share_link.h"
 #include "mux/session.h"
-#include "tls13/client_stream.h"
+#include "transport/dialer.h"
 
 namespace culvert {
 
@@ -43,8 +44,7 @@ class TunnelPool {
   asio::any_io_executor executor_;
   ShareLink link_;
   TunnelPoolOptions options_;
-  // Culvert's own TLS 1.3 client (Chromium's ClientHello); the verifier is shared by every dial.
-  tls13::ClientConfig tls_config_;
+  std::unique_ptr<TunnelDialer> dialer_;
   std::vector<std::shared_ptr<mux::Session>> tunnels_;
   bool dialing_ = false;
   Signal dial_done_;

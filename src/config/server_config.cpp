@@ -1,5 +1,7 @@
 #include "config/server_config.h"
 
+#include "link/share_link.h"
+
 #include "config/known_keys.h"
 
 #include <toml++/toml.h>
@@ -73,9 +75,11 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
         "usage_flush_interval_ms",
         "dns_resolver",
         "cover",
-        "acme"}},
+        "acme",
+        "cdn"}},
       {"cover", {"mode", "upstream", "upstream_tls", "alpn"}},
       {"acme", {"directory", "email", "ca_file", "renew_before_days"}},
+      {"cdn", {"front", "path", "origin_tls", "upload"}},
   };
   if (!check_known_keys(t, kSchema, source, message)) return fail(Errc::bad_config);
   // A key with a value of the wrong type is an error that names the key, not a silent default.
@@ -184,6 +188,12 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     }
   }
 
+  if (auto cdn = t["cdn"].as_table()) {
+    c.cdn.front = (*cdn)["front"].value_or(std::string());
+    c.cdn.path = (*cdn)["path"].value_or(std::string());
+    c.cdn.origin_tls = (*cdn)["origin_tls"].value_or(false);
+    c.cdn.upload = (*cdn)["upload"].value_or(std::string("packet"));
+  }
   if (auto acme = t["acme"].as_table()) {
     c.acme.directory = (*acme)["directory"].value_or(std::string());
     c.acme.email = (*acme)["email"].value_or(std::string());
@@ -205,9 +215,24 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     message = "listen must be HOST:PORT, got \"" + c.listen + "\"";
     return fail(Errc::bad_config);
   }
-  if (c.transport != "tls" && c.transport != "borrow") {
-    message = "transport \"" + c.transport + "\" is not supported (\"tls\" or \"borrow\")";
+  if (!transport_for_name(c.transport)) {
+    message = "transport \"" + c.transport + "\" is not supported (\"tls\", \"borrow\" or \"cdn\")";
     return fail(Errc::bad_config);
+  }
+  if (c.transport == "cdn") {
+    if (c.cdn.path.size() < 2 || c.cdn.path.front() != '/' || c.cdn.path.back() == '/' ||
+        c.cdn.path.find_first_of("?#% ") != std::string::npos) {
+      message = "transport \"cdn\" needs cdn.path = \"/SECRET\" (a path prefix; server init makes one)";
+      return fail(Errc::bad_config);
+    }
+    if (!c.cdn.front.empty() && !split_host_port(c.cdn.front, host, port)) {
+      message = "cdn.front must be HOST:PORT (the CDN edge clients connect to), got \"" + c.cdn.front + "\"";
+      return fail(Errc::bad_config);
+    }
+    if (c.cdn.upload != "packet" && c.cdn.upload != "stream") {
+      message = "cdn.upload must be \"packet\" or \"stream\"";
+      return fail(Errc::bad_config);
+    }
   }
   if (c.transport == "borrow" && (!split_host_port(c.target, host, port) || c.sni.empty())) {
     message = "transport \"borrow\" needs target = \"HOST:PORT\" (the borrowed site) and sni (its name)";
@@ -268,14 +293,15 @@ std::string render_server_config(const ServerConfig& c) {
      << "# SNI that clients send; empty for none (as browsers do for IP addresses).\n"
      << "sni = " << q(c.sni) << "\n"
      << "# tls: Culvert's own certificate. borrow: a real site's TLS identity (target); non-users are\n"
-     << "# relayed to the target itself, users are answered in the target's shape.\n"
+     << "# relayed to the target itself, users are answered in the target's shape. cdn: clients come\n"
+     << "# through a CDN to the cover site's secret path ([cdn]).\n"
      << "transport = " << q(c.transport) << "\n"
      << "target = " << q(c.target) << "\n"
      << "certificate = " << q(c.certificate) << "\n"
      << "key = " << q(c.key) << "\n"
      << "# true: links pin this certificate's public key (self-signed). false: clients check the CA chain.\n"
      << "certificate_pinned = " << (c.certificate_pinned ? "true" : "false") << "\n"
-     << "# X25519 static key of the borrowed-site transport (its public half is in every link).\n"
+     << "# X25519 static key of the borrow and cdn transports (its public half is in every link).\n"
      << "static_key = " << q(c.static_key) << "\n"
      << "# Users: sqlite (users_db, in this directory) or postgres (several servers sharing users;\n"
      << "# postgres = a libpq connection string, e.g. \"host=db.internal dbname=culvert user=culvert\").\n"
@@ -339,7 +365,16 @@ std::string render_server_config(const ServerConfig& c) {
      << "email = " << q(c.acme.email) << "\n"
      << "# Extra CA certificates (PEM) trusted for the directory's HTTPS, e.g. a test CA's.\n"
      << "ca_file = " << q(c.acme.ca_file) << "\n"
-     << "renew_before_days = " << c.acme.renew_before_days << "\n";
+     << "renew_before_days = " << c.acme.renew_before_days << "\n\n"
+     << "[cdn]\n"
+     << "# transport = \"cdn\": the CDN's edge clients connect to (HOST:PORT; \"\" = public_host:443),\n"
+     << "# the secret path prefix the CDN forwards here, whether the CDN speaks TLS to `listen`\n"
+     << "# (certificate/key) or plain HTTP, and how clients upload: packet (each upload a whole\n"
+     << "# request body: survives CDNs that buffer bodies) or stream (one long request).\n"
+     << "front = " << q(c.cdn.front) << "\n"
+     << "path = " << q(c.cdn.path) << "\n"
+     << "origin_tls = " << (c.cdn.origin_tls ? "true" : "false") << "\n"
+     << "upload = " << q(c.cdn.upload) << "\n";
   return os.str();
 }
 

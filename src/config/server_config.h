@@ -38,6 +38,15 @@ struct AcmeConfig {
   std::string account_key = "acme-account.key";
 };
 
+// transport = "cdn": clients reach the server through a CDN (or any reverse proxy) that forwards
+// the requests at the secret path to `listen`; everything else there is the cover site.
+struct CdnConfig {
+  std::string front;              // HOST:PORT links send clients to (the CDN's edge); "" = public_host:443
+  std::string path;               // the secret path prefix, "/..." (init makes a random one)
+  bool origin_tls = false;        // the CDN connects to `listen` with TLS (certificate/key) instead of plain HTTP
+  std::string upload = "packet";  // how clients upload: "packet" (survives body buffering) or "stream"
+};
+
 inline constexpr std::string_view kLetsEncryptDirectory = "https://acme-v02.api.letsencrypt.org/directory";
 
 struct ServerConfig {
@@ -45,7 +54,7 @@ struct ServerConfig {
   std::string listen = "0.0.0.0:443";
   std::string public_host;        // host put into share links
   std::string sni;                // SNI clients send; empty for none (IP address servers)
-  std::string transport = "tls";  // "tls" (own certificate) or "borrow" (a real site's identity)
+  std::string transport = "tls";  // "tls" (own certificate), "borrow" (a real site's identity), "cdn"
   std::string target;             // borrow: HOST:PORT of the site whose TLS identity is borrowed
   std::string certificate = "cert.pem";
   std::string key = "key.pem";
@@ -57,6 +66,7 @@ struct ServerConfig {
   bool allow_private = false;  // let users reach loopback/private destinations
   CoverConfig cover;
   AcmeConfig acme;
+  CdnConfig cdn;
   // TLS handshake limit; nginx's default client_header_timeout, which bounds its handshake too.
   std::chrono::milliseconds handshake_timeout{60000};
   std::chrono::milliseconds connect_timeout{10000};

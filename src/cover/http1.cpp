@@ -1,11 +1,13 @@
 #include "cover/http1.h"
 
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "cover/chunked_body.h"
 #include "cover/request_parser.h"
 #include "cover/response.h"
 
@@ -43,9 +45,53 @@ bool contains_nocase(std::string_view hay, std::string_view needle) {
   return lower(hay).find(needle) != std::string::npos;
 }
 
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::get:
+      return "GET";
+    case Method::head:
+      return "HEAD";
+    case Method::post:
+      return "POST";
+    default:
+      return "OTHER";
+  }
+}
+
+class Http1;
+
+// A claimed request's body and answer, on the connection as nginx left it after the headers.
+class ClaimedExchange final : public Exchange {
+ public:
+  ClaimedExchange(Http1& http, ClaimedRequest request) : http_(http), request_(std::move(request)) {
+    left_ = request_.content_length.value_or(0);
+  }
+  const ClaimedRequest& request() const override { return request_; }
+  asio::awaitable<Result<std::size_t>> read_body(std::span<std::uint8_t> into,
+                                                 std::chrono::milliseconds timeout) override;
+  asio::awaitable<bool> respond(ByteSpan body) override;
+  asio::awaitable<bool> stream_begin() override;
+  asio::awaitable<bool> stream(ByteSpan bytes) override;
+  asio::awaitable<bool> stream_end() override;
+  bool body_done() const { return request_.chunked ? decoder_.done() : left_ == 0; }
+
+ private:
+  std::string head(std::string_view extra) const;
+
+  Http1& http_;
+  ClaimedRequest request_;
+  long long left_ = 0;  // Content-Length bytes still to read
+  ChunkedDecoder decoder_;
+  Bytes decoded_;
+  std::size_t decoded_pos_ = 0;
+  Bytes raw_;
+};
+
 class Http1 {
  public:
-  Http1(Conn& conn, const Http1Options& o) : conn_(conn), plain_(o.plain_on_tls_port), buffer_(kHeaderBufferSize) {
+  friend class ClaimedExchange;
+  Http1(Conn& conn, const Http1Options& o)
+      : conn_(conn), plain_(o.plain_on_tls_port), buffer_(kHeaderBufferSize), claim_(o.claim) {
     header_deadline_ = o.header_deadline;
     std::memcpy(buffer_.data.data(), o.first_bytes.data(), std::min(o.first_bytes.size(), buffer_.data.size()));
     buffer_.last = std::min(o.first_bytes.size(), buffer_.data.size());
@@ -313,6 +359,26 @@ class Http1 {
     lingering_ = content_length_ > 0 || chunked_;
     if (keepalive_ && (requests_ >= kKeepaliveRequests || (facts_.msie6 && facts_.method == Method::post)))
       keepalive_ = false;
+    if (claim_.wants && claim_.wants(facts_.uri)) {
+      ClaimedRequest request{method_name(facts_.method), facts_.uri, facts_.http_version, std::nullopt, chunked_};
+      if (content_length_ >= 0) request.content_length = content_length_;
+      ClaimedExchange exchange(*this, std::move(request));
+      auto handled = co_await claim_.handle(exchange);
+      if (handled == Handled::failed) co_return After::close_quietly;
+      if (handled == Handled::answered) {
+        if (!exchange.body_done()) keepalive_ = false;
+        if (keepalive_) co_return After::keepalive;
+        co_return (header_in_->pos < header_in_->last || conn_.ready()) ? After::lingering : After::close;
+      }
+      // Not the claimant's after all: the cover answers, and what was read of the body is gone.
+      if (exchange.body_done()) {
+        content_length_ = 0;
+        chunked_ = false;
+        lingering_ = false;
+      } else if (chunked_) {
+        keepalive_ = false;
+      }
+    }
     if (content_length_ > kClientMaxBodySize) {
       discard_body();
       co_return co_await finalize(413);
@@ -417,6 +483,7 @@ class Http1 {
   Conn& conn_;
   bool plain_;
   Buffer buffer_;
+  Claim claim_;
   std::vector<std::unique_ptr<Buffer>> large_;
   Buffer* header_in_ = nullptr;
   std::optional<Clock::time_point> header_deadline_;
@@ -434,6 +501,98 @@ class Http1 {
   bool keepalive_ = false, lingering_ = false;
   std::size_t body_left_ = 0;
 };
+
+asio::awaitable<Result<std::size_t>> ClaimedExchange::read_body(std::span<std::uint8_t> into,
+                                                                std::chrono::milliseconds timeout) {
+  Buffer& in = *http_.header_in_;
+  if (!request_.chunked) {
+    if (left_ <= 0 || into.empty()) co_return std::size_t{0};
+    std::size_t want = static_cast<std::size_t>(std::min<long long>(left_, static_cast<long long>(into.size())));
+    if (in.pos < in.last) {
+      std::size_t n = std::min(want, in.last - in.pos);
+      std::memcpy(into.data(), in.data.data() + in.pos, n);
+      in.pos += n;
+      left_ -= static_cast<long long>(n);
+      co_return n;
+    }
+    auto r = co_await http_.conn_.recv(into.first(want), Clock::now() + timeout);
+    if (r.status != ReadStatus::data || r.n == 0) co_return fail(Errc::truncated);
+    left_ -= static_cast<long long>(r.n);
+    co_return r.n;
+  }
+  for (;;) {
+    if (decoded_pos_ < decoded_.size()) {
+      std::size_t n = std::min(into.size(), decoded_.size() - decoded_pos_);
+      std::memcpy(into.data(), decoded_.data() + decoded_pos_, n);
+      decoded_pos_ += n;
+      if (decoded_pos_ == decoded_.size()) {
+        decoded_.clear();
+        decoded_pos_ = 0;
+      }
+      co_return n;
+    }
+    if (decoder_.done()) co_return std::size_t{0};
+    if (in.pos < in.last) {
+      // Bytes already read after the headers; what the body does not use stays for the next request.
+      auto used = decoder_.feed(ByteSpan(in.data.data() + in.pos, in.last - in.pos), decoded_);
+      if (!used) co_return fail(used.error());
+      in.pos += *used;
+      continue;
+    }
+    raw_.resize(16384);
+    auto r = co_await http_.conn_.recv(raw_, Clock::now() + timeout);
+    if (r.status != ReadStatus::data || r.n == 0) co_return fail(Errc::truncated);
+    auto used = decoder_.feed(ByteSpan(raw_.data(), r.n), decoded_);
+    if (!used) co_return fail(used.error());
+    if (*used < r.n) http_.keepalive_ = false;  // bytes past the body: not worth keeping for a next request
+  }
+}
+
+std::string ClaimedExchange::head(std::string_view extra) const {
+  std::string h = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: " + http_date(std::time(nullptr)) +
+                  "\r\nContent-Type: application/octet-stream\r\n";
+  h += extra;
+  h += "\r\n";
+  return h;
+}
+
+asio::awaitable<bool> ClaimedExchange::respond(ByteSpan body) {
+  std::string extra = "Content-Length: " + std::to_string(body.size()) +
+                      "\r\nConnection: " + (http_.keepalive_ ? "keep-alive" : "close") +
+                      "\r\nCache-Control: no-store\r\n";
+  std::string h = head(extra);
+  Bytes out(h.begin(), h.end());
+  out.insert(out.end(), body.begin(), body.end());
+  co_return co_await http_.conn_.send(out);
+}
+
+asio::awaitable<bool> ClaimedExchange::stream_begin() {
+  // An HTTP/1.0 request (nginx's default towards its upstreams) gets a body that ends with the
+  // connection; HTTP/1.1 a chunked one. No buffering, please (nginx honours the header).
+  bool chunked = request_.http_version >= 1001;
+  if (!chunked) http_.keepalive_ = false;
+  std::string extra = chunked ? "Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n" : "Connection: close\r\n";
+  extra += "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n";
+  std::string h = head(extra);
+  co_return co_await http_.conn_.send(as_bytes(h));
+}
+
+asio::awaitable<bool> ClaimedExchange::stream(ByteSpan bytes) {
+  if (bytes.empty()) co_return true;
+  if (request_.http_version < 1001) co_return co_await http_.conn_.send(bytes);
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+  Bytes out(size, size + n);
+  out.insert(out.end(), bytes.begin(), bytes.end());
+  out.push_back('\r');
+  out.push_back('\n');
+  co_return co_await http_.conn_.send(out);
+}
+
+asio::awaitable<bool> ClaimedExchange::stream_end() {
+  if (request_.http_version < 1001) co_return true;
+  co_return co_await http_.conn_.send(as_bytes("0\r\n\r\n"));
+}
 
 }  // namespace
 

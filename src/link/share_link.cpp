@@ -27,6 +27,21 @@ bool valid_host(std::string_view host) {
 
 }  // namespace
 
+std::string_view transport_name(const TransportLink& transport) { return kTransportNames[transport.index()]; }
+
+std::optional<TransportLink> transport_for_name(std::string_view name) {
+  if (name == "tls") return TransportLink{TlsLink{}};
+  if (name == "borrow") return TransportLink{BorrowLink{}};
+  if (name == "cdn") return TransportLink{CdnLink{}};
+  return std::nullopt;
+}
+
+std::optional<PublicKey> ShareLink::server_key() const {
+  if (const auto* borrow = std::get_if<BorrowLink>(&transport)) return borrow->server_key;
+  if (const auto* cdn = std::get_if<CdnLink>(&transport)) return cdn->server_key;
+  return std::nullopt;
+}
+
 std::string percent_encode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -71,10 +86,15 @@ std::string format_share_link(const ShareLink& link) {
     out += link.host;
   }
   out += ':' + std::to_string(link.port);
-  out += "?tr=" + percent_encode(link.transport);
+  out += "?tr=" + std::string(link.transport_name());
   if (!link.sni.empty()) out += "&sni=" + percent_encode(link.sni);
-  if (link.pin) out += "&pin=" + crypto::base64url_encode(*link.pin);
-  if (link.server_key) out += "&pk=" + crypto::base64url_encode(*link.server_key);
+  if (const auto* tls = std::get_if<TlsLink>(&link.transport); tls && tls->pin)
+    out += "&pin=" + crypto::base64url_encode(*tls->pin);
+  if (auto key = link.server_key()) out += "&pk=" + crypto::base64url_encode(*key);
+  if (const auto* cdn = std::get_if<CdnLink>(&link.transport)) {
+    out += "&path=" + percent_encode(cdn->path);
+    out += "&up=" + percent_encode(cdn->upload);
+  }
   if (!link.label.empty()) out += '#' + percent_encode(link.label);
   return out;
 }
@@ -162,6 +182,8 @@ Result<ShareLink> parse_share_link(std::string_view text, std::string* why) {
   link.port = static_cast<std::uint16_t>(port_value);
 
   bool have_transport = false;
+  std::optional<PublicKey> pin, server_key;
+  std::optional<std::string> path, upload;
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
@@ -172,11 +194,12 @@ Result<ShareLink> parse_share_link(std::string_view text, std::string* why) {
     auto value = percent_decode(pair.substr(eq + 1));
     if (!value) return bad("the link's " + std::string(name) + "= option is damaged");
     if (name == "tr") {
-      if (*value != "tls" && *value != "borrow")
-        return bad(
-            "the link's transport \"" + *value + "\" is not one this client knows (tls, borrow): update the client",
-            Errc::unsupported);
-      link.transport = *value;
+      auto transport = transport_for_name(*value);
+      if (!transport)
+        return bad("the link's transport \"" + *value +
+                       "\" is not one this client knows (tls, borrow, cdn): update the client",
+                   Errc::unsupported);
+      link.transport = std::move(*transport);
       have_transport = true;
     } else if (name == "sni") {
       if (!valid_host(*value)) return bad("the link's sni= is not a host name");
@@ -184,18 +207,37 @@ Result<ShareLink> parse_share_link(std::string_view text, std::string* why) {
     } else if (name == "pin" || name == "pk") {
       auto bytes = crypto::base64url_decode(*value);
       if (!bytes || bytes->size() != 32) return bad("the link's " + std::string(name) + "= is damaged or cut short");
-      std::array<std::uint8_t, 32> out{};
+      PublicKey out{};
       std::memcpy(out.data(), bytes->data(), 32);
-      (name == "pin" ? link.pin : link.server_key) = out;
+      (name == "pin" ? pin : server_key) = out;
+    } else if (name == "path") {
+      if (value->empty() || value->front() != '/' || value->size() > 200 || value->back() == '/')
+        return bad("the link's path= is not a path such as /abc");
+      path = *value;
+    } else if (name == "up") {
+      if (*value != "packet" && *value != "stream") return bad("the link's up= is neither packet nor stream");
+      upload = *value;
     }
     // Unknown keys are ignored so that newer servers can add optional fields.
   }
   if (!have_transport)
     return bad(have_query ? "the link has no tr= (transport): it was cut short or changed"
                           : "the link is cut short: its ?tr=... part is missing");
-  // The borrowed transport cannot work without the server key and the borrowed name.
-  if (link.transport == "borrow" && !link.server_key) return bad("a borrow link needs pk=: the link is cut short");
-  if (link.transport == "borrow" && link.sni.empty()) return bad("a borrow link needs sni=: the link is cut short");
+  if (auto* tls = std::get_if<TlsLink>(&link.transport)) tls->pin = pin;
+  if (auto* borrow = std::get_if<BorrowLink>(&link.transport)) {
+    // The borrowed transport cannot work without the server key and the borrowed name.
+    if (!server_key) return bad("a borrow link needs pk=: the link is cut short");
+    if (link.sni.empty()) return bad("a borrow link needs sni=: the link is cut short");
+    borrow->server_key = *server_key;
+  }
+  if (auto* cdn = std::get_if<CdnLink>(&link.transport)) {
+    if (!server_key) return bad("a cdn link needs pk=: the link is cut short");
+    if (!path) return bad("a cdn link needs path=: the link is cut short");
+    if (link.sni.empty()) return bad("a cdn link needs sni= (the site's name at the CDN): the link is cut short");
+    cdn->server_key = *server_key;
+    cdn->path = *path;
+    if (upload) cdn->upload = *upload;
+  }
   return link;
 }
 

@@ -41,22 +41,17 @@ mux::ResetReason reset_reason_for(std::error_code ec) {
 }  // namespace
 
 Server::Server(asio::io_context& io, ServerConfig config, std::unique_ptr<UserStore> store)
-    : io_(io),
-      config_(std::move(config)),
-      store_(std::move(store)),
-      acceptor_(io),
-      ticket_timer_(io),
-      housekeeping_timer_(io) {}
+    : io_(io), config_(std::move(config)), store_(std::move(store)), acceptor_(io), housekeeping_timer_(io) {}
 
 Server::~Server() { stop(); }
 
 Result<void> Server::start(std::string& message) {
-  // A borrowing server has neither an OpenSSL context nor a cover site: the target is both.
-  if (config_.transport == "borrow") {
-    if (auto ready = start_borrow(message); !ready) return ready;
-  } else {
-    if (auto ready = start_tls_and_cover(message); !ready) return ready;
+  transport_ = make_acceptor(*this);
+  if (!transport_) {
+    message = "transport \"" + config_.transport + "\" is not supported";
+    return fail(Errc::bad_config);
   }
+  if (auto ready = transport_->start(message); !ready) return ready;
   if (auto listening = listen_on(acceptor_, config_.listen, message); !listening) return listening;
   if (auto resolver = resolve_dns_resolver(message); !resolver) return resolver;
   // Accepted sockets inherit the listener's congestion control from their first segment on.
@@ -69,47 +64,6 @@ Result<void> Server::start(std::string& message) {
   asio::co_spawn(io_, accept_loop(), asio::detached);
   asio::co_spawn(io_, housekeeping(), asio::detached);
   return {};
-}
-
-namespace {
-
-std::int64_t modified_at(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-}  // namespace
-
-Result<void> Server::load_certificate(std::string& message) {
-  tls::ServerTlsOptions tls_options{config_.path(config_.certificate), config_.path(config_.key),
-                                    config_.cover.effective_alpn()};
-  auto certificate_time = modified_at(tls_options.certificate_file);
-  auto key_time = modified_at(tls_options.key_file);
-  auto ctx = tls::make_server_context(tls_options);
-  if (!ctx) {
-    message = "cannot load certificate " + tls_options.certificate_file + " / key " + tls_options.key_file;
-    return fail(ctx.error());
-  }
-  // Handshakes in progress still use the old context (and its ALPN list): keep the last few.
-  if (tls_.ctx) retired_tls_.push_back(std::move(tls_));
-  if (retired_tls_.size() > 4) retired_tls_.erase(retired_tls_.begin());
-  tls_ = std::move(*ctx);
-  certificate_loaded_ = std::max(certificate_time, key_time);
-  return {};
-}
-
-void Server::reload_certificate_if_changed() {
-  if (config_.transport != "tls") return;
-  auto changed = std::max(modified_at(config_.path(config_.certificate)), modified_at(config_.path(config_.key)));
-  if (changed == 0 || changed == certificate_loaded_) return;
-  std::string message;
-  if (load_certificate(message)) {
-    spdlog::info("certificate files changed: new certificate in use for new connections");
-  } else {
-    certificate_loaded_ = changed;  // do not retry a broken pair every tick; the next change retries
-    spdlog::error("certificate files changed but cannot be loaded ({}); keeping the old one", message);
-  }
 }
 
 Result<void> Server::reload(ServerConfig fresh, std::string& message) {
@@ -135,17 +89,18 @@ Result<void> Server::reload(ServerConfig fresh, std::string& message) {
     spdlog::warn("reload: cover.mode changed; it takes effect after a restart");
     fresh.cover.mode = config_.cover.mode;
   }
+  if (fresh.cdn.path != config_.cdn.path || fresh.cdn.origin_tls != config_.cdn.origin_tls) {
+    spdlog::warn("reload: cdn.path or cdn.origin_tls changed; it takes effect after a restart");
+    fresh.cdn.path = config_.cdn.path;
+    fresh.cdn.origin_tls = config_.cdn.origin_tls;
+  }
   auto old = std::move(config_);
   config_ = std::move(fresh);
-  if (config_.transport == "tls") {
-    if (auto loaded = load_certificate(message); !loaded) {
-      config_ = std::move(old);
-      ++metrics_.reload_failures_total;
-      return loaded;
-    }
+  if (auto reloaded = transport_->reload(message); !reloaded) {
+    config_ = std::move(old);
+    ++metrics_.reload_failures_total;
+    return reloaded;
   }
-  if (config_.cover.mode == CoverConfig::Mode::upstream) split_upstreams();
-  if (acme_) acme_->update(acme_options());  // SIGHUP also checks the certificate now
   if (auto resolver = resolve_dns_resolver(message); !resolver) {
     config_ = std::move(old);
     ++metrics_.reload_failures_total;
@@ -195,78 +150,13 @@ asio::awaitable<void> Server::drain(std::chrono::milliseconds limit) {
   stop();
 }
 
-acme::ManagerOptions Server::acme_options() const {
-  acme::ManagerOptions o;
-  o.order.directory = config_.acme.directory;
-  o.order.email = config_.acme.email;
-  o.order.ca_file = config_.acme.ca_file.empty() ? "" : config_.path(config_.acme.ca_file);
-  o.order.account_key_file = config_.path(config_.acme.account_key);
-  o.order.name = config_.sni.empty() ? config_.public_host : config_.sni;
-  o.certificate_file = config_.path(config_.certificate);
-  o.key_file = config_.path(config_.key);
-  o.renew_before = std::chrono::hours(24 * config_.acme.renew_before_days);
-  return o;
-}
-
-Result<void> Server::start_tls_and_cover(std::string& message) {
-  if (auto loaded = load_certificate(message); !loaded) return loaded;
-  if (!config_.acme.directory.empty()) {
-    // Until the CA's certificate arrives, the one on disk (self-signed by init) is served.
-    acme_ = std::make_unique<acme::Manager>(acme_options());
-    acme_->start();
-  }
-  // The built-in cover runs in-process, on each connection's own socket (cover/).
-  if (config_.cover.mode == CoverConfig::Mode::upstream) split_upstreams();
-  return {};
-}
-
-Result<void> Server::start_borrow(std::string& message) {
-  split_host_port(config_.target, target_host_, target_port_);
-  auto key = crypto::read_x25519_private_key(config_.path(config_.static_key));
-  if (!key) {
-    message = "cannot read the static key " + config_.path(config_.static_key);
-    return fail(Errc::bad_config);
-  }
-  borrow_gate_ = std::make_unique<BorrowGate>(*key, std::chrono::seconds(120));
-  OPENSSL_cleanse(key->data(), key->size());
-  // The certificate an authenticated client receives (encrypted; only its size shows, padded to
-  // the target's flight). Clients authenticate the server through the key schedule, not this.
-  auto credentials = tls::load_server_credentials(config_.path(config_.certificate), config_.path(config_.key));
-  if (!credentials) {
-    message = "cannot load certificate " + config_.path(config_.certificate) + " / key " + config_.path(config_.key);
-    return fail(credentials.error());
-  }
-  borrow_credentials_ = std::move(*credentials);
-  asio::co_spawn(io_, watch_target_tickets(), asio::detached);
-  return {};
-}
-
-asio::awaitable<void> Server::watch_target_tickets() {
-  // The target's session tickets follow the client's Finished; a handshake aborted after the
-  // server's flight never sees them, so learn their shape from a full handshake now and then.
-  while (!stopping_) {
-    auto tickets =
-        co_await observe_target_tickets(target_host_, target_port_, config_.sni, std::chrono::milliseconds(500));
-    if (stopping_) co_return;
-    if (!tickets.empty() && tickets != target_ticket_records_) {
-      std::string sizes;
-      for (auto n : tickets) sizes += (sizes.empty() ? "" : ",") + std::to_string(n);
-      spdlog::info("borrowed target sends {} session ticket record(s): {} bytes", tickets.size(), sizes);
-      target_ticket_records_ = std::move(tickets);
-    }
-    ticket_timer_.expires_after(target_ticket_records_.empty() ? std::chrono::seconds(30) : std::chrono::minutes(10));
-    co_await ticket_timer_.async_wait(use_tuple);
-  }
-}
-
 void Server::stop() {
   if (stopping_) return;
   stopping_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
-  ticket_timer_.cancel();
   housekeeping_timer_.cancel();
-  if (acme_) acme_->stop();
+  if (transport_) transport_->stop();
   std::vector<std::shared_ptr<mux::Session>> tunnels;
   for (auto& [t, info] : tunnels_) tunnels.push_back(t);
   for (auto& t : tunnels) t->close(make_error_code(Errc::tunnel_closed));
@@ -377,7 +267,7 @@ asio::awaitable<void> Server::housekeeping() {
       last_flush = std::chrono::steady_clock::now();
     }
     check_users();
-    reload_certificate_if_changed();
+    transport_->tick();
   }
 }
 
@@ -395,24 +285,12 @@ asio::awaitable<void> Server::accept_loop() {
       continue;
     }
     ++metrics_.connections_total;
-    if (borrow_gate_) {
-      asio::co_spawn(io_, handle_borrow_connection(std::move(socket)), asio::detached);
-    } else {
-      asio::co_spawn(io_, handle_connection(std::move(socket)), asio::detached);
-    }
+    asio::co_spawn(io_, transport_->handle(std::move(socket)), asio::detached);
   }
 }
 
-void Server::split_upstreams() {
-  split_host_port(config_.cover.upstream, cover_host_, cover_port_);
-  cover_tls_host_.clear();
-  cover_tls_port_ = 0;
-  if (!config_.cover.upstream_tls.empty())
-    split_host_port(config_.cover.upstream_tls, cover_tls_host_, cover_tls_port_);
-}
-
-std::optional<User> Server::authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter) {
-  auto preamble = tls::parse_preamble(first_record);
+std::optional<User> Server::authenticate(ByteSpan preamble_bytes, const std::array<std::uint8_t, 32>& binding) {
+  auto preamble = tls::parse_preamble(preamble_bytes);
   if (!preamble || preamble->version != mux::kVersion) return std::nullopt;
   auto user = store_->find_active(preamble->key_id, unix_now());
   if (!user) {
@@ -423,91 +301,12 @@ std::optional<User> Server::authenticate(ByteSpan first_record, const std::array
   // Unknown key ids still cost one HMAC, so timing does not tell known ids from unknown ones.
   static const std::array<std::uint8_t, 32> kDummySecret{};
   const auto& secret = *user ? (*user)->credential.secret : kDummySecret;
-  bool ok = tls::verify_preamble(*preamble, secret, exporter);
+  bool ok = tls::verify_preamble(*preamble, secret, binding);
   if (!ok || !*user) return std::nullopt;
   return **user;
 }
 
-asio::awaitable<void> Server::handle_borrow_connection(asio::ip::tcp::socket socket) {
-  using namespace asio::experimental::awaitable_operators;
-  try {
-    std::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-    // Connect to the target first: a silent peer meets the target's own timers, as it would if
-    // it had connected to the target directly.
-    Destination target{Destination::Kind::domain, target_host_, target_port_};
-    DialOptions dial_options{true, config_.connect_timeout, {}};
-    auto target_socket = co_await dial(target, dial_options);
-    if (!target_socket) {
-      spdlog::warn("borrowed target unreachable: {}", target_socket.error().message());
-      co_return;
-    }
-    asio::steady_timer deadline(io_);
-    deadline.expires_after(config_.handshake_timeout);
-    // What was read stays in `hello` even if the deadline cuts the read short. If the target
-    // closes (or speaks) first, e.g. its own handshake timer for a silent peer fired, stop at once:
-    // the peer must see that close when it would have seen it from the target itself.
-    ReadHello hello;
-    co_await (read_client_hello(socket, hello) || deadline.async_wait(use_tuple) ||
-              target_socket->async_wait(asio::ip::tcp::socket::wait_read, use_tuple));
-    std::optional<BorrowDecision> user;
-    if (!hello.message.empty()) user = borrow_gate_->check(hello.message, *store_);
-    if (!user) {
-      // Anyone else talks to the real site, starting with every byte they already sent, and
-      // meets its endings as they are (a reset as a reset).
-      ++metrics_.auth_failures_total;
-      ++metrics_.cover_relays_total;
-      if (!hello.raw.empty()) {
-        auto [wec, written] = co_await asio::async_write(*target_socket, asio::buffer(hello.raw), use_tuple);
-        if (wec) {
-          close_with_reset(socket);
-          co_return;
-        }
-      }
-      if (hello.peer_reset) {
-        close_with_reset(*target_socket);
-        co_return;
-      }
-      if (hello.peer_closed) target_socket->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-      co_await mirror_relay(socket, *target_socket, config_.stream_idle_timeout);
-      co_return;
-    }
-    // A user: learn how the target answers this very ClientHello, then answer in that shape.
-    ByteSpan hello_records(hello.raw.data(), hello.used);
-    auto shape = co_await observe_target_flight(*target_socket, hello_records, std::chrono::milliseconds(50),
-                                                std::chrono::milliseconds(5000));
-    target_socket->close(ignored);
-    if (!shape) {
-      spdlog::warn("cannot read the borrowed target's handshake: {}", shape.error().message());
-      co_return;
-    }
-    shape->ticket_records = target_ticket_records_;
-    limit_unsent(socket.native_handle(), kTunnelUnsentLimit);
-    auto tls = std::make_unique<tls13::ServerStream>(std::move(socket));
-    ByteSpan rest(hello.raw.data() + hello.used, hello.raw.size() - hello.used);
-    deadline.expires_after(config_.handshake_timeout);
-    auto hs = co_await (tls->handshake(hello.message, rest, *shape, borrow_credentials_, user->extra_secret) ||
-                        deadline.async_wait(use_tuple));
-    if (hs.index() == 1 || std::get<0>(hs)) co_return;
-    // Then the same preamble as the tls transport, bound to this session's exporter.
-    std::vector<std::uint8_t> first(16 * 1024 + 256);  // one full TLS record
-    auto [ec, n] = co_await tls->read_some(asio::buffer(first));
-    if (ec) co_return;
-    ByteSpan record(first.data(), n);
-    auto exporter = tls->export_key(tls::kExporterLabel);
-    if (!exporter || n < tls::kPreambleSize) co_return;
-    // The gate already found the user: check the preamble against them, not the store again.
-    auto preamble = tls::parse_preamble(record);
-    if (!preamble || preamble->version != mux::kVersion || preamble->key_id != user->user.credential.key_id ||
-        !tls::verify_preamble(*preamble, user->user.credential.secret, *exporter) || !admit(user->user))
-      co_return;
-    co_await run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), user->user);
-  } catch (const std::exception& e) {
-    spdlog::error("connection handler failed: {}", e.what());
-  }
-}
-
-asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user) {
+asio::awaitable<void> Server::run_tunnel(ByteStreamPtr stream, ByteSpan after_preamble, const User& user) {
   mux::SessionOptions options;
   options.is_client = false;
   options.keepalive_interval = std::chrono::milliseconds(0);
@@ -527,7 +326,7 @@ asio::awaitable<void> Server::run_tunnel(ByteStreamPtr tls, ByteSpan after_pream
       return lease->left >= 0 || renew_lease(name, *lease);
     };
   }
-  auto session = mux::Session::create(io_.get_executor(), std::move(tls), options);
+  auto session = mux::Session::create(io_.get_executor(), std::move(stream), options);
   session->feed_input(after_preamble);
   session->set_accept_handler([this, name = user.name](std::unique_ptr<mux::Stream> stream, Destination destination) {
     if (over_memory_budget()) {

@@ -1,7 +1,8 @@
-// Server: accepts TLS connections, decides on the first record whether the peer is a user
-// (mux tunnel) or anyone else (relayed to the cover site), and dials destinations for users.
+// Server: accepts connections and hands each to its transport's acceptor (server/acceptors/),
+// which tells users (a mux tunnel, run here) from everyone else (the cover site or the borrowed
+// site); dials destinations for users, and keeps users' limits, quotas and usage.
 // Thread model: everything runs on one single-threaded io_context.
-// Ownership: the Server owns the listener, the cover site and the user store; tunnels own
+// Ownership: the Server owns the listener, the acceptor and the user store; tunnels own
 // themselves (each lives in its coroutine) and are closed by stop(). Its coroutines refer to it:
 // after stop(), let the io_context run (or destroy the io_context) before destroying the Server.
 #pragma once
@@ -16,13 +17,11 @@
 #include <set>
 #include <unordered_map>
 
-#include "acme/manager.h"
 #include "config/server_config.h"
 #include "mux/session.h"
-#include "server/borrow.h"
+#include "server/acceptors/acceptor.h"
 #include "server/metrics.h"
 #include "store/user_store.h"
-#include "transport/tls/context.h"
 
 namespace culvert {
 
@@ -50,28 +49,23 @@ class Server {
   std::string render_metrics() const;
   ServerMetrics& metrics() { return metrics_; }
 
- private:
-  asio::awaitable<void> accept_loop();
-  // The tls transport's gate (server/tls_gate.cpp): nginx's path for everyone, a tunnel for users.
-  asio::awaitable<void> handle_connection(asio::ip::tcp::socket socket);
-  // transport = "borrow": users are answered in the target's shape, everyone else is relayed to it.
-  asio::awaitable<void> handle_borrow_connection(asio::ip::tcp::socket socket);
-  Result<void> start_tls_and_cover(std::string& message);
-  // The ACME manager's options from the configuration (acme.directory set, tls transport).
-  acme::ManagerOptions acme_options() const;
-  Result<void> load_certificate(std::string& message);
-  void reload_certificate_if_changed();  // renewed by an ACME client: picked up within seconds
-  Result<void> resolve_dns_resolver(std::string& message);
-  Result<void> start_borrow(std::string& message);
-  asio::awaitable<void> watch_target_tickets();
-  asio::awaitable<void> run_tunnel(ByteStreamPtr tls, ByteSpan after_preamble, const User& user);
-  asio::awaitable<void> handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination);
-  asio::awaitable<void> handle_association(std::unique_ptr<mux::Stream> association, std::string user);
-  asio::awaitable<Result<asio::ip::tcp::socket>> connect_upstream(const std::string& host, std::uint16_t port);
-  void split_upstreams();  // cover.upstream and cover.upstream_tls into host and port
-  std::optional<User> authenticate(ByteSpan first_record, const std::array<std::uint8_t, 32>& exporter);
+  // For the transport acceptors.
+  asio::io_context& io() { return io_; }
+  UserStore& store() { return *store_; }
+  bool stopping() const { return stopping_; }
+  // The user whose preamble (auth.h) this is, bound to `binding` (the TLS exporter, or the CDN
+  // handshake's hash); nothing for anyone else. Costs the same for known and unknown key ids.
+  std::optional<User> authenticate(ByteSpan preamble, const std::array<std::uint8_t, 32>& binding);
+  // Runs a user's tunnel on `stream` until it ends; `after_preamble` are bytes already read.
+  asio::awaitable<void> run_tunnel(ByteStreamPtr stream, ByteSpan after_preamble, const User& user);
   // A user may open one more tunnel (their own limit, the server's per-user and total limits).
   bool admit(const User& user);
+
+ private:
+  asio::awaitable<void> accept_loop();
+  Result<void> resolve_dns_resolver(std::string& message);
+  asio::awaitable<void> handle_stream(std::unique_ptr<mux::Stream> stream, Destination destination);
+  asio::awaitable<void> handle_association(std::unique_ptr<mux::Stream> association, std::string user);
   // Received bytes waiting for their destinations exceed memory_budget_mb: no new work.
   bool over_memory_budget() const;
   // Every few seconds: usage to the store in one batch; tunnels of users no longer usable closed.
@@ -83,14 +77,8 @@ class Server {
   asio::io_context& io_;
   ServerConfig config_;
   std::unique_ptr<UserStore> store_;
-  tls::ServerContext tls_;
-  std::vector<tls::ServerContext> retired_tls_;
-  std::int64_t certificate_loaded_ = 0;  // newest mtime (ns) of the certificate and key in use
+  std::unique_ptr<TransportAcceptor> transport_;
   asio::ip::tcp::acceptor acceptor_;
-  std::string cover_host_;  // cover.upstream (plain HTTP)
-  std::uint16_t cover_port_ = 0;
-  std::string cover_tls_host_;  // cover.upstream_tls (the same server's TLS port), or ""
-  std::uint16_t cover_tls_port_ = 0;
   struct TunnelInfo {
     std::string user;
     std::uint64_t counted_in = 0;  // bytes already added to the usage batch
@@ -106,13 +94,6 @@ class Server {
   std::unordered_map<std::string, std::weak_ptr<QuotaLease>> leases_;
   // A fresh share of `name`'s remaining quota into `lease`; false when nothing is left.
   bool renew_lease(const std::string& name, QuotaLease& lease);
-  std::unique_ptr<acme::Manager> acme_;  // certificates from an ACME CA, when configured
-  std::unique_ptr<BorrowGate> borrow_gate_;
-  tls13::ServerCredentials borrow_credentials_;
-  std::string target_host_;
-  std::uint16_t target_port_ = 0;
-  std::vector<std::size_t> target_ticket_records_;  // refreshed by watch_target_tickets()
-  asio::steady_timer ticket_timer_;
   asio::steady_timer housekeeping_timer_;
   ServerMetrics metrics_;
   // Per user name, the associations being relayed; one whose stream the peer already reset does

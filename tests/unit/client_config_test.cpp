@@ -15,8 +15,9 @@ std::string link_text() {
   link.sni = "example.org";
   link.credential.key_id.fill(1);
   link.credential.secret.fill(2);
-  link.pin = std::array<std::uint8_t, 32>{};
-  link.pin->fill(3);
+  PublicKey pin{};
+  pin.fill(3);
+  link.transport = TlsLink{pin};
   return format_share_link(link);
 }
 

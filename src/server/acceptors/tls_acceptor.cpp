@@ -1,6 +1,6 @@
-// The tls transport's gate (Server::handle_connection): every connection is met the way a stock
-// nginx meets it (cover/), and only a client that proves a user's key inside the TLS session it
-// has just completed leaves that path for a tunnel.
+// The tls transport's gate (TlsAcceptor::handle): every connection is met the way a stock nginx
+// meets it (cover/), and only a client that proves a user's key inside the TLS session it has
+// just completed leaves that path for a tunnel.
 //   1. nginx's first look: peek one byte (client_header_timeout 60 s from accept). A byte that
 //      cannot start TLS (not 0x16, high bit clear) is plain HTTP on a TLS port: the cover answers
 //      it (or, with cover.upstream_tls, the upstream web server's own TLS port does, raw).
@@ -8,7 +8,10 @@
 //   3. nginx's first read after it: 1 KiB for HTTP/1.x; for HTTP/2 what is there, after sending
 //      the HTTP/2 server preface if nothing is. A valid preamble (auth.h) is a user's tunnel;
 //      anything else continues as a request to the cover site, from those very bytes.
+#include "server/acceptors/tls_acceptor.h"
+
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <asio/experimental/awaitable_operators.hpp>
 
@@ -23,6 +26,7 @@
 #include "cover/http1.h"
 #include "server/server.h"
 #include "transport/tls/acme_challenges.h"
+#include "transport/tls/certificate.h"
 #include "transport/tls/auth.h"
 #include "transport/tls/tls_stream.h"
 
@@ -45,19 +49,107 @@ std::string selected_alpn(SSL* ssl) {
 
 }  // namespace
 
-asio::awaitable<Result<asio::ip::tcp::socket>> Server::connect_upstream(const std::string& host, std::uint16_t port) {
+std::int64_t file_modified_at(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+Result<void> TlsAcceptor::start(std::string& message) {
+  const auto& config = server_.config();
+  if (auto loaded = load_certificate(message); !loaded) return loaded;
+  if (!config.acme.directory.empty()) {
+    // Until the CA's certificate arrives, the one on disk (self-signed by init) is served.
+    acme_ = std::make_unique<acme::Manager>(acme_options());
+    acme_->start();
+  }
+  // The built-in cover runs in-process, on each connection's own socket (cover/).
+  if (config.cover.mode == CoverConfig::Mode::upstream) split_upstreams();
+  return {};
+}
+
+Result<void> TlsAcceptor::reload(std::string& message) {
+  if (auto loaded = load_certificate(message); !loaded) return loaded;
+  if (server_.config().cover.mode == CoverConfig::Mode::upstream) split_upstreams();
+  if (acme_) acme_->update(acme_options());  // SIGHUP also checks the certificate now
+  return {};
+}
+
+void TlsAcceptor::tick() { reload_certificate_if_changed(); }
+
+void TlsAcceptor::stop() {
+  if (acme_) acme_->stop();
+}
+
+acme::ManagerOptions TlsAcceptor::acme_options() const {
+  const auto& config = server_.config();
+  acme::ManagerOptions o;
+  o.order.directory = config.acme.directory;
+  o.order.email = config.acme.email;
+  o.order.ca_file = config.acme.ca_file.empty() ? "" : config.path(config.acme.ca_file);
+  o.order.account_key_file = config.path(config.acme.account_key);
+  o.order.name = config.sni.empty() ? config.public_host : config.sni;
+  o.certificate_file = config.path(config.certificate);
+  o.key_file = config.path(config.key);
+  o.renew_before = std::chrono::hours(24 * config.acme.renew_before_days);
+  return o;
+}
+
+Result<void> TlsAcceptor::load_certificate(std::string& message) {
+  const auto& config = server_.config();
+  tls::ServerTlsOptions tls_options{config.path(config.certificate), config.path(config.key),
+                                    config.cover.effective_alpn()};
+  auto certificate_time = file_modified_at(tls_options.certificate_file);
+  auto key_time = file_modified_at(tls_options.key_file);
+  auto ctx = tls::make_server_context(tls_options);
+  if (!ctx) {
+    message = "cannot load certificate " + tls_options.certificate_file + " / key " + tls_options.key_file;
+    return fail(ctx.error());
+  }
+  // Handshakes in progress still use the old context (and its ALPN list): keep the last few.
+  if (tls_.ctx) retired_tls_.push_back(std::move(tls_));
+  if (retired_tls_.size() > 4) retired_tls_.erase(retired_tls_.begin());
+  tls_ = std::move(*ctx);
+  certificate_loaded_ = std::max(certificate_time, key_time);
+  return {};
+}
+
+void TlsAcceptor::reload_certificate_if_changed() {
+  const auto& config = server_.config();
+  auto changed = std::max(file_modified_at(config.path(config.certificate)), file_modified_at(config.path(config.key)));
+  if (changed == 0 || changed == certificate_loaded_) return;
+  std::string message;
+  if (load_certificate(message)) {
+    spdlog::info("certificate files changed: new certificate in use for new connections");
+  } else {
+    certificate_loaded_ = changed;  // do not retry a broken pair every tick; the next change retries
+    spdlog::error("certificate files changed but cannot be loaded ({}); keeping the old one", message);
+  }
+}
+
+void TlsAcceptor::split_upstreams() {
+  const auto& config = server_.config();
+  split_host_port(config.cover.upstream, cover_host_, cover_port_);
+  cover_tls_host_.clear();
+  cover_tls_port_ = 0;
+  if (!config.cover.upstream_tls.empty()) split_host_port(config.cover.upstream_tls, cover_tls_host_, cover_tls_port_);
+}
+
+asio::awaitable<Result<asio::ip::tcp::socket>> TlsAcceptor::connect_upstream(const std::string& host, std::uint16_t port) {
   // Named locals, not temporaries, in co_await expressions: GCC 12 mis-destroys such temporaries.
   Destination cover{Destination::Kind::domain, host, port};
-  DialOptions options{true, config_.connect_timeout, {}};
+  DialOptions options{true, server_.config().connect_timeout, {}};
   auto result = co_await dial(cover, options);
   co_return result;
 }
 
-asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
+asio::awaitable<void> TlsAcceptor::handle(asio::ip::tcp::socket socket) {
+  const auto& config = server_.config();
+  auto& metrics = server_.metrics();
   try {
     auto accepted = cover::Clock::now();
-    auto header_deadline = accepted + config_.handshake_timeout;
-    bool upstream = config_.cover.mode == CoverConfig::Mode::upstream;
+    auto header_deadline = accepted + config.handshake_timeout;
+    bool upstream = config.cover.mode == CoverConfig::Mode::upstream;
     cover::Conn conn(std::move(socket));
 
     int first = co_await conn.peek_first_byte(header_deadline);
@@ -66,7 +158,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
       co_return;
     }
     if (first != 0x16 && !(first & 0x80)) {
-      ++metrics_.cover_relays_total;
+      ++metrics.cover_relays_total;
       if (upstream && !cover_tls_host_.empty()) {
         // The upstream's own TLS port meets these bytes exactly as it meets them directly.
         auto target = co_await connect_upstream(cover_tls_host_, cover_tls_port_);
@@ -75,7 +167,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
           co_return;
         }
         auto [client, ssl] = conn.release();
-        co_await mirror_relay(client, *target, config_.stream_idle_timeout);
+        co_await mirror_relay(client, *target, config.stream_idle_timeout);
         co_return;
       }
       cover::Http1Options options;
@@ -90,11 +182,11 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
     auto started = cover::Clock::now();
     SSL* ssl = tls::new_server_ssl(tls_);
     if (!ssl || !co_await conn.handshake(ssl, header_deadline)) {
-      ++metrics_.handshake_failures_total;
+      ++metrics.handshake_failures_total;
       conn.close(true);
       co_return;
     }
-    metrics_.handshake_seconds.observe(std::chrono::duration<double>(cover::Clock::now() - started).count());
+    metrics.handshake_seconds.observe(std::chrono::duration<double>(cover::Clock::now() - started).count());
     auto alpn = selected_alpn(conn.ssl());
     if (alpn == tls::kAcmeTlsAlpn) {
       // An ACME CA validated our tls-alpn-01 challenge with the handshake itself (RFC 8737).
@@ -154,7 +246,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
           SSL_export_keying_material(conn.ssl(), exporter.data(), exporter.size(), tls::kExporterLabel.data(),
                                      tls::kExporterLabel.size(), nullptr, 0, 0) == 1;
       if (exported) {
-        if (auto user = authenticate(first_bytes, exporter); user && admit(*user)) {
+        if (auto user = server_.authenticate(first_bytes, exporter); user && server_.admit(*user)) {
           // An h2 tunnel always begins with the server preface: the client drops those 40 bytes.
           if (h2 && !preface_sent && !co_await conn.send(cover::h2_server_preface())) {
             conn.close(true);
@@ -166,13 +258,13 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
           tls->tune_for_bulk();
           limit_unsent(tls->socket().native_handle(), kTunnelUnsentLimit);
           Bytes rest(first_bytes.begin() + tls::kPreambleSize, first_bytes.end());
-          co_await run_tunnel(std::move(tls), rest, *user);
+          co_await server_.run_tunnel(std::move(tls), rest, *user);
           co_return;
         }
       }
     }
-    ++metrics_.auth_failures_total;
-    ++metrics_.cover_relays_total;
+    ++metrics.auth_failures_total;
+    ++metrics.cover_relays_total;
 
     if (cover_socket) {
       // The operator's web server behind us gets the decrypted request as it came.
@@ -181,7 +273,7 @@ asio::awaitable<void> Server::handle_connection(asio::ip::tcp::socket socket) {
       auto [sock, ssl_object] = conn.release();
       tls::TlsStream tls(std::move(sock), ssl_object);
       if (!upstream_spoke && read.status != cover::ReadStatus::data) co_await cover.shutdown_send();
-      co_await relay(tls, cover, config_.stream_idle_timeout);
+      co_await relay(tls, cover, config.stream_idle_timeout);
       co_return;
     }
     if (h2) {
