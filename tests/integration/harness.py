@@ -144,7 +144,8 @@ def run(args, timeout=30):
 
 
 class OriginHandler(http.server.BaseHTTPRequestHandler):
-    """GET /bytes/N: N pattern bytes. PUT /upload: answers the body's SHA-256."""
+    """GET /bytes/N: N pattern bytes; GET /slow/N/RATE: the same at RATE bytes/s. PUT /upload:
+    answers the body's SHA-256."""
 
     protocol_version = "HTTP/1.1"
 
@@ -152,6 +153,9 @@ class OriginHandler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path.startswith("/slow/"):
+            self.send_slowly(*(int(x) for x in self.path[len("/slow/"):].split("/")))
+            return
         if not self.path.startswith("/bytes/"):
             self.send_error(404)
             return
@@ -165,6 +169,22 @@ class OriginHandler(http.server.BaseHTTPRequestHandler):
         try:
             for off in range(0, n, MIB):
                 self.wfile.write(view[off:off + MIB])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def send_slowly(self, n, per_second):
+        """GET /slow/N/RATE: N pattern bytes at RATE bytes per second (64 KiB at a time)."""
+        body = pattern(n)
+        self.send_response(200)
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        start, step = time.monotonic(), 64 * 1024
+        try:
+            for off in range(0, n, step):
+                delay = start + off / per_second - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                self.wfile.write(body[off:off + step])
         except (BrokenPipeError, ConnectionResetError):
             pass
 
