@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "store/postgres_user_store.h"
 #include "store/sqlite_user_store.h"
+#include "server/subscription.h"
 #include "transport/tls/certificate.h"
 
 namespace culvert::admin {
@@ -32,50 +33,8 @@ Result<std::unique_ptr<UserStore>> open_store(const ServerConfig& config, std::s
   return std::unique_ptr<UserStore>(std::move(*store));
 }
 
-namespace {
-
-Result<PublicKey> static_public_key(const ServerConfig& config) {
-  auto secret = crypto::read_x25519_private_key(config.path(config.static_key));
-  if (!secret) return fail(Errc::bad_config);
-  auto key = crypto::x25519_public_key(*secret);
-  OPENSSL_cleanse(secret->data(), secret->size());
-  if (!key) return fail(Errc::bad_config);
-  return *key;
-}
-
-}  // namespace
-
 Result<std::string> share_link(const ServerConfig& config, const User& user) {
-  auto transport = transport_for_name(config.transport);
-  if (!transport) return fail(Errc::bad_config);
-  ShareLink link;
-  link.transport = std::move(*transport);
-  link.host = config.public_host;
-  std::string host;
-  split_host_port(config.listen, host, link.port);
-  link.sni = config.sni;
-  if (auto* tls = std::get_if<TlsLink>(&link.transport); tls && config.certificate_pinned) {
-    auto pin = tls::spki_sha256_of_file(config.path(config.certificate));
-    if (!pin) return fail(pin.error());
-    tls->pin = *pin;
-  } else if (auto* borrow = std::get_if<BorrowLink>(&link.transport)) {
-    auto key = static_public_key(config);
-    if (!key) return fail(key.error());
-    borrow->server_key = *key;
-  } else if (auto* cdn = std::get_if<CdnLink>(&link.transport)) {
-    auto key = static_public_key(config);
-    if (!key) return fail(key.error());
-    cdn->server_key = *key;
-    cdn->path = config.cdn.path;
-    cdn->upload = config.cdn.upload;
-    // Clients go to the CDN's edge, and name the site there.
-    link.port = 443;
-    if (!config.cdn.front.empty()) split_host_port(config.cdn.front, link.host, link.port);
-    if (link.sni.empty()) link.sni = config.public_host;
-  }
-  link.credential = user.credential;
-  link.label = user.name + "@" + config.public_host;
-  return format_share_link(link);
+  return culvert::share_link(config, user);
 }
 
 std::string json_string(std::string_view text) {

@@ -26,6 +26,7 @@
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
 #include "link/share_link.h"
+#include "server/subscription.h"
 #include "server/server.h"
 #include "store/sqlite_user_store.h"
 #include "transport/tls/certificate.h"
@@ -243,6 +244,66 @@ int server_init(const InitOptions& options) {
   return print_link(config, *user, options.qr);
 }
 
+int fleet_command(const std::string& dir, const std::string& action, const std::string& name,
+                  const std::string& link) {
+  ServerConfig config;
+  if (!load_config(dir, config)) return 2;
+  auto store = open_store(config);
+  if (!store) return 1;
+  if (action == "list") {
+    auto fleet = store->fleet();
+    if (!fleet) {
+      std::cerr << "culvert: cannot read the fleet\n";
+      return 1;
+    }
+    if (fleet->empty()) std::cout << "(no fleet: subscriptions list only the server they come from)\n";
+    for (const auto& e : *fleet) {
+      auto parsed = parse_share_link(e.link);
+      std::cout << e.name << "\t"
+                << (parsed ? std::string(parsed->transport_name()) + " " + parsed->host + ":" +
+                                 std::to_string(parsed->port)
+                           : std::string("(invalid link)"))
+                << "\n";
+    }
+    return 0;
+  }
+  if (action == "remove") {
+    if (!store->fleet_remove(name)) {
+      std::cerr << "culvert: no server \"" << name << "\" in the fleet\n";
+      return 1;
+    }
+    std::cout << "removed " << name << "; subscriptions no longer list it\n";
+    return 0;
+  }
+  std::string text = link;
+  if (text.empty()) {
+    // This server's own link, with a throwaway credential (each user's replaces it).
+    User placeholder;
+    placeholder.name = "fleet";
+    auto own = culvert::share_link(config, placeholder);
+    if (!own) {
+      std::cerr << "culvert: cannot make this server's link (certificate or static key unreadable)\n";
+      return 1;
+    }
+    text = *own;
+  }
+  std::string why;
+  auto parsed = parse_share_link(text, &why);
+  if (!parsed) {
+    std::cerr << "culvert: --link is not a share link: " << why << "\n";
+    return 2;
+  }
+  parsed->credential = UserCredential{};
+  parsed->label = name;
+  if (!store->fleet_put({name, format_share_link(*parsed)})) {
+    std::cerr << "culvert: cannot write the fleet\n";
+    return 1;
+  }
+  std::cout << "fleet: " << name << " = " << parsed->transport_name() << " " << parsed->host << ":" << parsed->port
+            << "; every user's subscription lists it\n";
+  return 0;
+}
+
 int server_check(const std::string& dir) {
   ServerConfig config;
   if (!load_config(dir, config)) return 2;
@@ -381,9 +442,17 @@ int client_run(const ClientArgs& args) {
       return 2;
     }
     config.servers.push_back(ServerEntry{"proxy", *link});
-  } else {
-    std::cerr << "culvert: give a share link or --config FILE\n";
+  } else if (args.subscription.empty()) {
+    std::cerr << "culvert: give a share link, --subscription URL or --config FILE\n";
     return 2;
+  }
+  if (!args.subscription.empty()) {
+    GroupConfig group;
+    group.name = "subscription";
+    group.subscription = args.subscription;
+    // Its servers come first: a link given with it is the fallback's last resort.
+    config.groups.insert(config.groups.begin(), group);
+    if (!args.link.empty()) config.groups.front().name = "subscription";
   }
   if (!args.config_file.empty() && !args.link.empty()) {
     std::cerr << "culvert: give a share link or --config, not both\n";

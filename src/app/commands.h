@@ -38,6 +38,7 @@ int server_run(const std::string& dir, const std::string& log_level);
 struct ClientArgs {
   std::string link;
   std::string config_file;
+  std::string subscription;  // a subscription URL (alone, or with a link or --config)
   std::string listen;
   std::string log_level;
   std::string padding;
@@ -53,6 +54,10 @@ int client_run(const ClientArgs& args);
 // `culvert server check --dir D`: the configuration, certificate and key, static key and store are
 // loaded as `server run` would load them; prints what is wrong, or a summary. Nothing is started.
 int server_check(const std::string& dir);
+
+// `culvert server fleet add|remove|list`: `link` empty with add means this server's own link.
+int fleet_command(const std::string& dir, const std::string& action, const std::string& name,
+                  const std::string& link);
 
 // The data directory's config.toml, or false after printing why.
 bool load_config(const std::string& dir, ServerConfig& config);

@@ -62,6 +62,24 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--dir", dir, "Data directory")->required();
   run_cmd->add_option("--log-level", log_level, "debug, info, warn or error (default: config's log_level)");
 
+  // The fleet: the servers every user's subscription lists.
+  auto* fleet = server->add_subcommand("fleet", "The servers users' subscriptions list (shared through PostgreSQL)");
+  fleet->require_subcommand(1);
+  std::string fleet_name, fleet_link;
+  bool fleet_self = false;
+  auto* fleet_add = fleet->add_subcommand("add", "Add a server, or replace the one of that name");
+  fleet_add->add_option("name", fleet_name, "A name for the server (users see it in their links' labels)")->required();
+  fleet_add->add_option("--dir", dir, "Data directory (its config names the store)")->required();
+  auto* fleet_link_option =
+      fleet_add->add_option("--link", fleet_link, "Any share link of that server (its credential is replaced per user)");
+  fleet_add->add_flag("--self", fleet_self, "This server (--dir), as its configuration says now")
+      ->excludes(fleet_link_option);
+  auto* fleet_remove = fleet->add_subcommand("remove", "Remove a server from the fleet");
+  fleet_remove->add_option("name", fleet_name, "The server's name")->required();
+  fleet_remove->add_option("--dir", dir, "Data directory")->required();
+  auto* fleet_list = fleet->add_subcommand("list", "List the fleet");
+  fleet_list->add_option("--dir", dir, "Data directory")->required();
+
   auto run_user_command = add_user_commands(app);
 
   auto* client = app.add_subcommand("client", "Run the local SOCKS5/HTTP proxy (and DNS server)");
@@ -72,6 +90,8 @@ int main(int argc, char** argv) {
   client->add_option("--listen", client_args.listen, "Local proxy address (default 127.0.0.1:1080)");
   client->add_option("--log-level", client_args.log_level, "debug, info, warn or error");
   client->add_flag("--check", client_args.check, "Validate the link or configuration file and exit");
+  client->add_option("--subscription", client_args.subscription,
+                     "Subscription URL (https://...): its servers form the group \"subscription\", re-read every 12 h");
   client
       ->add_option("--padding", client_args.padding,
                    "Shape each tunnel's first records (on) or not (off: for comparisons)")
@@ -182,6 +202,9 @@ int main(int argc, char** argv) {
   }
   if (run_cmd->parsed()) return server_run(dir, log_level);
   if (check_cmd->parsed()) return server_check(dir);
+  if (fleet_add->parsed()) return fleet_command(dir, "add", fleet_name, fleet_self ? std::string() : fleet_link);
+  if (fleet_remove->parsed()) return fleet_command(dir, "remove", fleet_name, "");
+  if (fleet_list->parsed()) return fleet_command(dir, "list", "", "");
   if (int code = run_user_command(); code >= 0) return code;
   if (client->parsed()) return client_run(client_args);
   return 2;

@@ -6,6 +6,7 @@
 #include "admin/users.h"
 #include "app/commands.h"
 #include "config/server_config.h"
+#include "server/subscription.h"
 
 namespace culvert::app {
 namespace {
@@ -120,6 +121,10 @@ std::function<int()> add_user_commands(CLI::App& app) {
   tunnels->add_option("count", args->value, "Number of tunnels")->required();
   auto* notes = common(user->add_subcommand("set-notes", "Free text for the operator"), true);
   notes->add_option("text", args->value, "Notes")->required();
+  auto* subscription = common(
+      user->add_subcommand("subscription", "Print a user's subscription URL (every server of the fleet; last line)"),
+      true);
+  subscription->add_flag("--qr", args->qr, "Also print the URL as a QR code");
   auto* usage = user->add_subcommand("usage", "This month's usage of every user (or one)");
   usage->add_option("name", args->name, "User name (default: all)");
   usage->add_option("--dir", args->dir, "Server data directory")->required();
@@ -200,6 +205,26 @@ std::function<int()> add_user_commands(CLI::App& app) {
       if (link->parsed() && !user->usable(now))
         std::cerr << "culvert: warning: user \"" << a.name << "\" is " << user->status(now) << "\n";
       return print_user(c, *user, a.json, link->parsed(), a.qr);
+    }
+    if (subscription->parsed()) {
+      Context c(a.dir);
+      if (!c.ok) return 1;
+      auto user = c.store->get(a.name);
+      if (!user) return no_user(a.name);
+      std::string why;
+      auto url = subscription_url(c.config, *c.store, *user, why);
+      if (!url) {
+        std::cerr << "culvert: " << why << "\n";
+        return 1;
+      }
+      if (a.json) {
+        std::cout << "{\"name\":" << admin::json_string(a.name) << ",\"subscription\":" << admin::json_string(*url)
+                  << "}\n";
+        return 0;
+      }
+      if (a.qr) std::cout << render_qr(*url);
+      std::cout << *url << std::endl;
+      return 0;
     }
     if (rotate->parsed()) {
       auto grace = admin::parse_duration(a.grace);

@@ -72,10 +72,23 @@ Result<void> Client::start(std::string& message) {
     dns_ = std::make_unique<DnsServer>(io_.get_executor(), *dispatcher_, config_.dns);
     if (auto started = dns_->start(message); !started) return started;
   }
+  for (const auto& group : config_.groups) {
+    if (group.subscription.empty()) continue;
+    subscriptions_.push_back(std::make_unique<SubscriptionUpdater>(io_.get_executor(), group, *outbounds_));
+  }
+  outbounds_->on_group_down = [this](const std::string& group) {
+    for (std::size_t i = 0, s = 0; i < config_.groups.size(); ++i) {
+      if (config_.groups[i].subscription.empty()) continue;
+      if (config_.groups[i].name == group) subscriptions_[s]->wake();
+      ++s;
+    }
+  };
+  for (auto& updater : subscriptions_) updater->start(acceptor_.local_endpoint());
   outbounds_->start();
   asio::co_spawn(io_, accept_loop(), asio::detached);
-  spdlog::info("{} servers, {} groups, {} rules (profile {}), final {}{}", config_.servers.size(),
-               config_.groups.size(), rule_count, config_.profile, config_.final_outbound, geoip ? ", GeoIP on" : "");
+  spdlog::info("{} servers, {} groups ({} from subscriptions), {} rules (profile {}), final {}{}",
+               config_.servers.size(), config_.groups.size(), subscriptions_.size(), rule_count, config_.profile,
+               config_.final_outbound, geoip ? ", GeoIP on" : "");
   return {};
 }
 
@@ -84,6 +97,7 @@ void Client::stop() {
   std::error_code ignored;
   acceptor_.close(ignored);
   if (dns_) dns_->stop();
+  for (auto& updater : subscriptions_) updater->stop();
   outbounds_->stop();
 }
 

@@ -12,6 +12,7 @@
 #include "client/dispatcher.h"
 #include "client/dns_server.h"
 #include "client/outbounds.h"
+#include "client/subscription.h"
 #include "config/client_config.h"
 #include "inbound/session.h"
 
@@ -41,6 +42,7 @@ class Client {
   ClientConfig config_;
   ClientOptions options_;
   std::unique_ptr<Outbounds> outbounds_;
+  std::vector<std::unique_ptr<SubscriptionUpdater>> subscriptions_;
   std::unique_ptr<dns::FakeIpPool> fake_ip_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<DnsServer> dns_;

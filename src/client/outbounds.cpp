@@ -42,15 +42,17 @@ std::optional<HttpTarget> http_target(const std::string& url) {
 Outbounds::Outbounds(asio::any_io_executor executor, const ClientConfig& config, TunnelPoolOptions pool_options)
     : executor_(std::move(executor)) {
   for (const auto& entry : config.servers) {
-    servers_.push_back(Server{entry.name, std::make_unique<TunnelPool>(executor_, entry.link, pool_options), true, {}});
+    servers_.push_back(Server{entry.name, std::make_unique<TunnelPool>(executor_, entry.link, pool_options), true, {},
+                              format_share_link(entry.link)});
   }
+  pool_options_ = pool_options;
   for (const auto& g : config.groups) {
     Group group{g, {}, 0};
     for (const auto& member : g.servers) {
       auto it = std::find_if(servers_.begin(), servers_.end(), [&](const Server& s) { return s.name == member; });
       group.members.push_back(static_cast<std::size_t>(it - servers_.begin()));
     }
-    group.current = group.members.front();
+    group.current = group.members.empty() ? 0 : group.members.front();
     if (g.kind == GroupConfig::Kind::select) {
       auto it = std::find(g.servers.begin(), g.servers.end(), g.selected);
       group.current = group.members[static_cast<std::size_t>(it - g.servers.begin())];
@@ -73,6 +75,7 @@ void Outbounds::stop() {
 }
 
 std::vector<std::size_t> Outbounds::candidates(const Group& group) const {
+  if (group.members.empty()) return {};
   if (group.config.kind == GroupConfig::Kind::select) return {group.current};
   // The current choice, then the other healthy members, then the ones marked down (they may be
   // back before the next check says so).
@@ -84,6 +87,7 @@ std::vector<std::size_t> Outbounds::candidates(const Group& group) const {
 }
 
 void Outbounds::choose(Group& group) {
+  if (group.members.empty()) return;
   auto before = group.current;
   if (group.config.kind == GroupConfig::Kind::fallback) {
     auto it = std::find_if(group.members.begin(), group.members.end(), [&](auto m) { return servers_[m].healthy; });
@@ -113,6 +117,7 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> Outbounds::acquire(const 
     if (server.name != name) continue;
     co_return co_await server.pool->acquire();
   }
+  // (Groups are looked up by name below; a subscription's group with no servers yet fails.)
   for (auto& group : groups_) {
     if (group.config.name != name) continue;
     std::error_code last = make_error_code(Errc::tunnel_closed);
@@ -133,9 +138,41 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> Outbounds::acquire(const 
         for (auto& g : groups_) choose(g);
       }
     }
+    if (on_group_down) on_group_down(group.config.name);
     co_return fail(last);
   }
   co_return fail(Errc::bad_config);
+}
+
+std::size_t Outbounds::set_group_servers(const std::string& name, const std::vector<ServerEntry>& entries) {
+  auto group = std::find_if(groups_.begin(), groups_.end(), [&](const Group& g) { return g.config.name == name; });
+  if (group == groups_.end()) return 0;
+  std::vector<std::size_t> members;
+  std::size_t fresh = 0;
+  for (const auto& entry : entries) {
+    std::string link = format_share_link(entry.link);
+    std::string server_name = name + "/" + entry.name;
+    // The same link keeps its pool (and its tunnels and streams).
+    auto it = std::find_if(group->members.begin(), group->members.end(),
+                           [&](std::size_t m) { return servers_[m].link == link; });
+    if (it != group->members.end()) {
+      servers_[*it].name = server_name;
+      members.push_back(*it);
+      continue;
+    }
+    servers_.push_back(Server{server_name, std::make_unique<TunnelPool>(executor_, entry.link, pool_options_), true,
+                              {}, link});
+    members.push_back(servers_.size() - 1);
+    ++fresh;
+  }
+  // Servers no longer listed keep carrying their open streams; they are just not chosen again.
+  for (auto m : group->members)
+    if (std::find(members.begin(), members.end(), m) == members.end()) servers_[m].name += " (removed)";
+  group->members = std::move(members);
+  if (std::find(group->members.begin(), group->members.end(), group->current) == group->members.end())
+    group->current = group->members.empty() ? 0 : group->members.front();
+  choose(*group);
+  return fresh;
 }
 
 asio::awaitable<Result<std::unique_ptr<mux::Stream>>> Outbounds::open_datagram(const std::string& name) {
@@ -170,7 +207,8 @@ asio::awaitable<void> Outbounds::health_loop(std::size_t index) {
   timers_.push_back(std::make_unique<asio::steady_timer>(executor_));
   auto& timer = *timers_.back();
   while (!stopping_) {
-    for (auto member : groups_[index].members) {
+    auto members = groups_[index].members;  // a subscription may replace them meanwhile
+    for (auto member : members) {
       if (stopping_) co_return;
       auto& server = servers_[member];
       auto latency = co_await check(server, groups_[index].config);

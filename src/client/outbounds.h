@@ -13,6 +13,8 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,12 +38,20 @@ class Outbounds {
   // A datagram association through outbound `name`.
   asio::awaitable<Result<std::unique_ptr<mux::Stream>>> open_datagram(const std::string& name);
 
+  // Replaces the servers of group `group` (a subscription's). A server whose link did not change
+  // keeps its tunnels; the others' tunnels carry their open streams to the end but take no new
+  // ones. Returns how many servers are new.
+  std::size_t set_group_servers(const std::string& group, const std::vector<ServerEntry>& servers);
+  // Called when a request found no server of a group reachable.
+  std::function<void(const std::string& group)> on_group_down;
+
  private:
   struct Server {
     std::string name;
     std::unique_ptr<TunnelPool> pool;
     bool healthy = true;  // optimistic until a check or a dial says otherwise
     std::optional<std::chrono::milliseconds> latency;
+    std::string link;  // formatted, to tell a changed link from an unchanged one
   };
   struct Group {
     GroupConfig config;
@@ -55,7 +65,8 @@ class Outbounds {
   asio::awaitable<std::optional<std::chrono::milliseconds>> check(Server& server, const GroupConfig& group);
 
   asio::any_io_executor executor_;
-  std::vector<Server> servers_;
+  TunnelPoolOptions pool_options_;
+  std::deque<Server> servers_;  // a deque: coroutines hold references while servers are added
   std::vector<Group> groups_;
   std::vector<std::unique_ptr<asio::steady_timer>> timers_;
   bool stopping_ = false;

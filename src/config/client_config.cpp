@@ -201,8 +201,9 @@ Result<ClientConfig> parse_client_config(std::string_view text, const std::strin
   }
   static const KeySchema kSchema = {
       {"",
-       {"listen", "log_level", "padding", "max_tunnels", "streams_per_tunnel", "server", "group", "dns", "routing",
-        "rule"}},
+       {"listen", "log_level", "padding", "max_tunnels", "streams_per_tunnel", "server", "group", "subscription",
+        "dns", "routing", "rule"}},
+      {"subscription", {"name", "url", "type", "interval_ms", "check_url", "check_interval_ms"}},
       {"server", {"name", "link"}},
       {"group", {"name", "type", "servers", "url", "selected", "interval_ms", "timeout_ms", "tolerance_ms"}},
       {"dns", {"listen", "direct_resolver", "fake_ip", "fake_ip_range", "cache_size", "timeout_ms"}},
@@ -244,6 +245,31 @@ Result<ClientConfig> parse_client_config(std::string_view text, const std::strin
       }
       entry.link = std::move(*link);
       c.servers.push_back(std::move(entry));
+    }
+  }
+  if (auto subscriptions = t["subscription"].as_array()) {
+    for (auto& node : *subscriptions) {
+      auto* table = node.as_table();
+      if (!table) {
+        message = "[[subscription]] entries must be tables";
+        return fail(Errc::bad_config);
+      }
+      GroupConfig g;
+      g.name = (*table)["name"].value_or(std::string("subscription"));
+      g.subscription = (*table)["url"].value_or(std::string());
+      auto type = (*table)["type"].value_or(std::string("fallback"));
+      if (type == "url-test") {
+        g.kind = GroupConfig::Kind::url_test;
+      } else if (type != "fallback") {
+        message = "subscription \"" + g.name + "\": type must be fallback or url-test";
+        return fail(Errc::bad_config);
+      }
+      if (auto v = (*table)["check_url"].value<std::string>()) g.url = *v;
+      if (!ms((*table)["interval_ms"], g.refresh) || !ms((*table)["check_interval_ms"], g.interval)) {
+        message = "subscription \"" + g.name + "\": interval_ms and check_interval_ms must be positive";
+        return fail(Errc::bad_config);
+      }
+      c.groups.push_back(std::move(g));
     }
   }
   if (auto groups = t["group"].as_array()) {
@@ -342,8 +368,9 @@ Result<void> validate_client_config(ClientConfig& c, std::string& message) {
     message = "max_tunnels must be 1-1000 and streams_per_tunnel 1-4096";
     return fail(Errc::bad_config);
   }
-  if (c.servers.empty()) {
-    message = "at least one [[server]] with a share link is needed";
+  bool subscribed = std::any_of(c.groups.begin(), c.groups.end(), [](const auto& g) { return !g.subscription.empty(); });
+  if (c.servers.empty() && !subscribed) {
+    message = "at least one [[server]] with a share link, or a [[subscription]], is needed";
     return fail(Errc::bad_config);
   }
   std::set<std::string> names;
@@ -358,6 +385,17 @@ Result<void> validate_client_config(ClientConfig& c, std::string& message) {
     if (g.name.empty() || g.name == "direct" || g.name == "block" || !names.insert(g.name).second) {
       message = "every group needs a unique name (not a server's, not \"direct\" or \"block\")";
       return fail(Errc::bad_config);
+    }
+    if (!g.subscription.empty()) {
+      if (!g.subscription.starts_with("https://")) {
+        message = "subscription \"" + g.name + "\": url must be an https:// URL";
+        return fail(Errc::bad_config);
+      }
+      if (!g.url.starts_with("http://")) {
+        message = "subscription \"" + g.name + "\": check_url must be an http:// URL";
+        return fail(Errc::bad_config);
+      }
+      continue;  // its servers come at run time
     }
     if (g.servers.empty()) {
       message = "group \"" + g.name + "\" has no servers";

@@ -30,6 +30,10 @@ struct GroupConfig {
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds tolerance{50};  // url-test: switch only to a server faster by more
   std::string selected;                     // select: the chosen server (default: the first)
+  // A subscription URL whose links fill this group at run time ([[subscription]]; `servers` is
+  // then empty), read again every `refresh` and when every server of the group failed.
+  std::string subscription;
+  std::chrono::milliseconds refresh{std::chrono::hours(12)};
 };
 
 struct DnsConfig {

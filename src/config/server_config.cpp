@@ -76,7 +76,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
         "dns_resolver",
         "cover",
         "acme",
-        "cdn"}},
+        "cdn",
+        "subscription_path"}},
       {"cover", {"mode", "upstream", "upstream_tls", "alpn"}},
       {"acme", {"directory", "email", "ca_file", "renew_before_days"}},
       {"cdn", {"front", "path", "origin_tls", "upload"}},
@@ -96,6 +97,7 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
   str("public_host", c.public_host);
   str("sni", c.sni);
   str("transport", c.transport);
+  str("subscription_path", c.subscription_path);
   str("target", c.target);
   str("certificate", c.certificate);
   str("key", c.key);
@@ -238,6 +240,12 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     message = "transport \"borrow\" needs target = \"HOST:PORT\" (the borrowed site) and sni (its name)";
     return fail(Errc::bad_config);
   }
+  if (!c.subscription_path.empty() &&
+      (c.subscription_path.front() != '/' || c.subscription_path.back() == '/' ||
+       c.subscription_path.find_first_of("?#% ") != std::string::npos)) {
+    message = "subscription_path must be a path such as \"/s\" (or \"\" for no subscriptions)";
+    return fail(Errc::bad_config);
+  }
   if (c.store != "sqlite" && c.store != "postgres") {
     message = "store must be \"sqlite\" or \"postgres\"";
     return fail(Errc::bad_config);
@@ -331,6 +339,9 @@ std::string render_server_config(const ServerConfig& c) {
      << "usage_flush_interval_ms = " << c.usage_flush_interval.count() << "\n"
      << "# DNS resolver (IP:PORT) for names clients resolve through the tunnel; \"\" = /etc/resolv.conf's.\n"
      << "dns_resolver = " << q(c.dns_resolver) << "\n"
+     << "# Users' subscriptions (all their links, every server of the fleet) under this path of the\n"
+     << "# cover site, at a secret token per user (`culvert user subscription NAME`); \"\" = none.\n"
+     << "subscription_path = " << q(c.subscription_path) << "\n"
      << "# Admin HTTP API and Prometheus /metrics, token in admin.token (\"\" = off).\n"
      << "admin_listen = " << q(c.admin_listen) << "\n"
      << "# Started as root: bind, then run as this user (\"\" = stay root).\n"

@@ -67,6 +67,8 @@ struct ServerConfig {
   CoverConfig cover;
   AcmeConfig acme;
   CdnConfig cdn;
+  // Users' subscriptions are served under this path of the cover site ("" = none).
+  std::string subscription_path = "/s";
   // TLS handshake limit; nginx's default client_header_timeout, which bounds its handshake too.
   std::chrono::milliseconds handshake_timeout{60000};
   std::chrono::milliseconds connect_timeout{10000};

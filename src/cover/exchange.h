@@ -12,9 +12,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/result.h"
+#include "cover/response.h"
 
 namespace culvert::cover {
 
@@ -49,9 +51,22 @@ enum class Handled {
   failed,    // the connection cannot go on (the peer went away, a stream was cut)
 };
 
+// A claim takes the requests whose path it `wants`, and answers them one of two ways:
+//  - `answer`: at once, from the request line alone (HTTP/1.x and HTTP/2; the body, if any, is
+//    discarded as the cover discards it); nothing means the cover answers.
+//  - `handle`: the whole exchange, body and streamed answer included (HTTP/1.x only; over HTTP/2
+//    such a path is the cover's).
 struct Claim {
   std::function<bool(std::string_view uri)> wants;
+  std::function<std::optional<Response>(const ClaimedRequest&)> answer;
   std::function<asio::awaitable<Handled>(Exchange&)> handle;
 };
+
+// The first of `claims` that wants `uri`, or null.
+inline const Claim* find_claim(const std::vector<Claim>& claims, std::string_view uri) {
+  for (const auto& c : claims)
+    if (c.wants && c.wants(uri)) return &c;
+  return nullptr;
+}
 
 }  // namespace culvert::cover

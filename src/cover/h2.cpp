@@ -89,6 +89,7 @@ class H2 {
   ~H2() { nghttp2_session_del(session_); }
 
   asio::awaitable<void> run(H2Options o) {
+    claims_ = o.claims;
     Bytes preface = pending();
     if (!o.preface_sent) out_ = std::move(preface);
     std::vector<std::uint8_t> buffer(kH2ReadSize);
@@ -174,7 +175,10 @@ class H2 {
       response = special_response(400, s.facts);
     } else {
       s.facts.uri = uri;
-      response = static_response(s.facts);
+      const Claim* claim = find_claim(claims_, uri);
+      std::optional<Response> claimed;
+      if (claim && claim->answer) claimed = claim->answer(ClaimedRequest{s.method, uri, 2000, std::nullopt, false});
+      response = claimed ? std::move(*claimed) : static_response(s.facts);
     }
     auto headers = h2_headers(response, http_date(std::time(nullptr)));
     std::vector<nghttp2_nv> nva;
@@ -253,6 +257,7 @@ class H2 {
   }
 
   Conn& conn_;
+  std::vector<Claim> claims_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<Stream>> streams_;
   Bytes out_;

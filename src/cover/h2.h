@@ -9,6 +9,7 @@
 #include <asio/awaitable.hpp>
 
 #include "cover/conn.h"
+#include "cover/exchange.h"
 
 namespace culvert::cover {
 
@@ -24,6 +25,7 @@ struct H2Options {
   Clock::time_point header_deadline;  // client_header_timeout, from accept
   ByteSpan first_bytes;               // already read by the caller, or empty
   bool preface_sent = false;          // the caller already sent h2_server_preface()
+  std::vector<Claim> claims;          // paths someone else answers (only their `answer`)
 };
 
 // Serves HTTP/2 on `conn` until the connection ends; closes it the way nginx would.

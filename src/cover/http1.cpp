@@ -91,7 +91,7 @@ class Http1 {
  public:
   friend class ClaimedExchange;
   Http1(Conn& conn, const Http1Options& o)
-      : conn_(conn), plain_(o.plain_on_tls_port), buffer_(kHeaderBufferSize), claim_(o.claim) {
+      : conn_(conn), plain_(o.plain_on_tls_port), buffer_(kHeaderBufferSize), claims_(o.claims) {
     header_deadline_ = o.header_deadline;
     std::memcpy(buffer_.data.data(), o.first_bytes.data(), std::min(o.first_bytes.size(), buffer_.data.size()));
     buffer_.last = std::min(o.first_bytes.size(), buffer_.data.size());
@@ -359,11 +359,19 @@ class Http1 {
     lingering_ = content_length_ > 0 || chunked_;
     if (keepalive_ && (requests_ >= kKeepaliveRequests || (facts_.msie6 && facts_.method == Method::post)))
       keepalive_ = false;
-    if (claim_.wants && claim_.wants(facts_.uri)) {
+    const Claim* claim = plain_ ? nullptr : find_claim(claims_, facts_.uri);
+    if (claim && claim->answer) {
+      ClaimedRequest request{method_name(facts_.method), facts_.uri, facts_.http_version, std::nullopt, chunked_};
+      if (content_length_ >= 0) request.content_length = content_length_;
+      if (auto answer = claim->answer(request); answer && content_length_ <= kClientMaxBodySize) {
+        discard_body();
+        co_return co_await respond(*answer);
+      }
+    } else if (claim && claim->handle) {
       ClaimedRequest request{method_name(facts_.method), facts_.uri, facts_.http_version, std::nullopt, chunked_};
       if (content_length_ >= 0) request.content_length = content_length_;
       ClaimedExchange exchange(*this, std::move(request));
-      auto handled = co_await claim_.handle(exchange);
+      auto handled = co_await claim->handle(exchange);
       if (handled == Handled::failed) co_return After::close_quietly;
       if (handled == Handled::answered) {
         if (!exchange.body_done()) keepalive_ = false;
@@ -483,7 +491,7 @@ class Http1 {
   Conn& conn_;
   bool plain_;
   Buffer buffer_;
-  Claim claim_;
+  std::vector<Claim> claims_;
   std::vector<std::unique_ptr<Buffer>> large_;
   Buffer* header_in_ = nullptr;
   std::optional<Clock::time_point> header_deadline_;

@@ -22,8 +22,8 @@ struct Http1Options {
   Clock::time_point header_deadline;
   // Bytes the caller already read with the first read (at most 1 KiB), or empty.
   ByteSpan first_bytes;
-  // Requests someone else answers (cover/exchange.h); none when `wants` is empty.
-  Claim claim;
+  // Requests someone else answers (cover/exchange.h).
+  std::vector<Claim> claims;
 };
 
 // Serves requests on `conn` until the connection ends; closes it the way nginx would.

@@ -46,6 +46,7 @@ Server::Server(asio::io_context& io, ServerConfig config, std::unique_ptr<UserSt
 Server::~Server() { stop(); }
 
 Result<void> Server::start(std::string& message) {
+  subscriptions_ = std::make_unique<SubscriptionService>(config_, *store_);
   transport_ = make_acceptor(*this);
   if (!transport_) {
     message = "transport \"" + config_.transport + "\" is not supported";

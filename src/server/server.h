@@ -21,6 +21,7 @@
 #include "mux/session.h"
 #include "server/acceptors/acceptor.h"
 #include "server/metrics.h"
+#include "server/subscription.h"
 #include "store/user_store.h"
 
 namespace culvert {
@@ -52,6 +53,8 @@ class Server {
   // For the transport acceptors.
   asio::io_context& io() { return io_; }
   UserStore& store() { return *store_; }
+  // The cover's claim for users' subscriptions (server/subscription.h).
+  cover::Claim subscription_claim() { return subscriptions_->claim(); }
   bool stopping() const { return stopping_; }
   // The user whose preamble (auth.h) this is, bound to `binding` (the TLS exporter, or the CDN
   // handshake's hash); nothing for anyone else. Costs the same for known and unknown key ids.
@@ -78,6 +81,7 @@ class Server {
   ServerConfig config_;
   std::unique_ptr<UserStore> store_;
   std::unique_ptr<TransportAcceptor> transport_;
+  std::unique_ptr<SubscriptionService> subscriptions_;
   asio::ip::tcp::acceptor acceptor_;
   struct TunnelInfo {
     std::string user;

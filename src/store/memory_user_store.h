@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <map>
 
 #include "store/user_store.h"
 
@@ -86,7 +87,37 @@ class MemoryUserStore final : public UserStore {
     return {};
   }
 
+  Result<std::vector<FleetEntry>> fleet() override { return fleet_; }
+  Result<void> fleet_put(const FleetEntry& entry) override {
+    for (auto& e : fleet_)
+      if (e.name == entry.name) {
+        e = entry;
+        return {};
+      }
+    fleet_.push_back(entry);
+    std::sort(fleet_.begin(), fleet_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return {};
+  }
+  Result<void> fleet_remove(const std::string& name) override {
+    auto before = fleet_.size();
+    std::erase_if(fleet_, [&](const FleetEntry& e) { return e.name == name; });
+    if (fleet_.size() == before) return fail(Errc::store_failed);
+    return {};
+  }
+  Result<std::array<std::uint8_t, 32>> shared_secret(const std::string& purpose) override {
+    auto it = secrets_.find(purpose);
+    if (it == secrets_.end()) {
+      std::array<std::uint8_t, 32> fresh{};
+      auto credential = generate_credential();
+      fresh = credential.secret;
+      it = secrets_.emplace(purpose, fresh).first;
+    }
+    return it->second;
+  }
+
  private:
+  std::vector<FleetEntry> fleet_;
+  std::map<std::string, std::array<std::uint8_t, 32>> secrets_;
   User* find(const std::string& name) {
     for (auto& u : users_)
       if (u.name == name) return &u;

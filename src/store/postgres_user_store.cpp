@@ -26,6 +26,9 @@ constexpr const char* kMigrations[] = {
     "  max_tunnels INTEGER NOT NULL DEFAULT 0,"
     "  notes TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX users_previous_key ON users(previous_key_id)",
+    // 2: the fleet (servers in subscriptions) and shared secrets.
+    "CREATE TABLE fleet (name TEXT PRIMARY KEY, link TEXT NOT NULL);"
+    "CREATE TABLE secrets (purpose TEXT PRIMARY KEY, value BYTEA NOT NULL)",
 };
 static_assert(std::size(kMigrations) == PostgresUserStore::kSchemaVersion);
 
@@ -323,6 +326,50 @@ Result<void> PostgresUserStore::add_usage(const std::vector<UsageDelta>& deltas,
   PgResult commit(PQexec(conn_, "COMMIT"));
   if (!commit.ok()) return fail(Errc::store_failed);
   return {};
+}
+
+Result<std::vector<FleetEntry>> PostgresUserStore::fleet() {
+  if (!connected()) return fail(Errc::store_failed);
+  PgResult r(PQexec(conn_, "SELECT name, link FROM fleet ORDER BY name"));
+  if (!r.ok()) return fail(Errc::store_failed);
+  std::vector<FleetEntry> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.text(i, 1)});
+  return out;
+}
+
+Result<void> PostgresUserStore::fleet_put(const FleetEntry& entry) {
+  if (!connected()) return fail(Errc::store_failed);
+  Params p;
+  p.text(entry.name).text(entry.link);
+  PgResult r(run(conn_,
+                 "INSERT INTO fleet(name, link) VALUES($1, $2) ON CONFLICT(name) DO UPDATE SET link = EXCLUDED.link",
+                 p));
+  if (!r.ok()) return fail(Errc::store_failed);
+  return {};
+}
+
+Result<void> PostgresUserStore::fleet_remove(const std::string& name) {
+  if (!connected()) return fail(Errc::store_failed);
+  Params p;
+  p.text(name);
+  PgResult r(run(conn_, "DELETE FROM fleet WHERE name = $1", p));
+  if (!r.ok() || std::string(PQcmdTuples(r.get())) != "1") return fail(Errc::store_failed);
+  return {};
+}
+
+Result<std::array<std::uint8_t, 32>> PostgresUserStore::shared_secret(const std::string& purpose) {
+  if (!connected()) return fail(Errc::store_failed);
+  // Insert a fresh one unless there is one, then read whichever won (another server may race).
+  Params insert;
+  insert.text(purpose).bytes(generate_credential().secret);
+  PgResult ins(run(conn_, "INSERT INTO secrets(purpose, value) VALUES($1, $2) ON CONFLICT DO NOTHING", insert));
+  if (!ins.ok()) return fail(Errc::store_failed);
+  Params p;
+  p.text(purpose);
+  PgResult r(run(conn_, "SELECT value FROM secrets WHERE purpose = $1", p));
+  std::array<std::uint8_t, 32> out{};
+  if (!r.ok() || r.rows() != 1 || !hex_bytes(r, 0, 0, out)) return fail(Errc::store_failed);
+  return out;
 }
 
 }  // namespace culvert

@@ -29,6 +29,9 @@ constexpr const char* kMigrations[] = {
     "ALTER TABLE users ADD COLUMN max_tunnels INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE users ADD COLUMN notes TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX users_previous_key ON users(previous_key_id)",
+    // 3: the fleet (servers in subscriptions) and shared secrets.
+    "CREATE TABLE fleet (name TEXT PRIMARY KEY, link TEXT NOT NULL);"
+    "CREATE TABLE secrets (purpose TEXT PRIMARY KEY, value BLOB NOT NULL)",
 };
 static_assert(std::size(kMigrations) == SqliteUserStore::kSchemaVersion);
 
@@ -245,6 +248,52 @@ Result<void> SqliteUserStore::add_usage(const std::vector<UsageDelta>& deltas, s
     }
   }
   return exec("COMMIT");
+}
+
+Result<std::vector<FleetEntry>> SqliteUserStore::fleet() {
+  Statement s(db_, "SELECT name, link FROM fleet ORDER BY name");
+  if (!s) return fail(Errc::store_failed);
+  std::vector<FleetEntry> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    out.push_back({reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0)),
+                   reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 1))});
+  if (rc != SQLITE_DONE) return fail(Errc::store_failed);
+  return out;
+}
+
+Result<void> SqliteUserStore::fleet_put(const FleetEntry& entry) {
+  Statement s(db_, "INSERT INTO fleet(name, link) VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET link = ?2");
+  if (!s) return fail(Errc::store_failed);
+  sqlite3_bind_text(s.get(), 1, entry.name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s.get(), 2, entry.link.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return fail(Errc::store_failed);
+  return {};
+}
+
+Result<void> SqliteUserStore::fleet_remove(const std::string& name) {
+  Statement s(db_, "DELETE FROM fleet WHERE name = ?");
+  if (!s) return fail(Errc::store_failed);
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(s.get()) != SQLITE_DONE || sqlite3_changes(db_) != 1) return fail(Errc::store_failed);
+  return {};
+}
+
+Result<std::array<std::uint8_t, 32>> SqliteUserStore::shared_secret(const std::string& purpose) {
+  // Insert a fresh one unless there is one, then read whichever won.
+  auto fresh = generate_credential().secret;
+  Statement insert(db_, "INSERT OR IGNORE INTO secrets(purpose, value) VALUES(?, ?)");
+  if (!insert) return fail(Errc::store_failed);
+  sqlite3_bind_text(insert.get(), 1, purpose.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(insert.get(), 2, fresh.data(), 32, SQLITE_TRANSIENT);
+  if (sqlite3_step(insert.get()) != SQLITE_DONE) return fail(Errc::store_failed);
+  Statement s(db_, "SELECT value FROM secrets WHERE purpose = ?");
+  if (!s) return fail(Errc::store_failed);
+  sqlite3_bind_text(s.get(), 1, purpose.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(s.get()) != SQLITE_ROW || sqlite3_column_bytes(s.get(), 0) != 32) return fail(Errc::store_failed);
+  std::array<std::uint8_t, 32> out{};
+  std::memcpy(out.data(), sqlite3_column_blob(s.get(), 0), 32);
+  return out;
 }
 
 }  // namespace culvert

@@ -29,8 +29,12 @@ class SqliteUserStore final : public UserStore {
   Result<User> rotate(const std::string& name, std::int64_t grace_seconds, std::int64_t now) override;
   Result<std::optional<User>> find_active(const std::array<std::uint8_t, 8>& key_id, std::int64_t now) override;
   Result<void> add_usage(const std::vector<UsageDelta>& deltas, std::int64_t now) override;
+  Result<std::vector<FleetEntry>> fleet() override;
+  Result<void> fleet_put(const FleetEntry& entry) override;
+  Result<void> fleet_remove(const std::string& name) override;
+  Result<std::array<std::uint8_t, 32>> shared_secret(const std::string& purpose) override;
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   explicit SqliteUserStore(sqlite3* db) : db_(db) {}

@@ -56,6 +56,13 @@ struct UsageDelta {
   std::uint64_t down = 0;
 };
 
+// One server of the fleet every user's subscription lists: a share link whose credential is
+// replaced by each user's own (server/subscription.h).
+struct FleetEntry {
+  std::string name;
+  std::string link;
+};
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
@@ -78,6 +85,17 @@ class UserStore {
   // Adds usage atomically per user (several servers may add at once); a user's usage starts from
   // zero when `now` is in a later month than their period. Unknown names are ignored.
   virtual Result<void> add_usage(const std::vector<UsageDelta>& deltas, std::int64_t now) = 0;
+
+  // The fleet, by name. With PostgreSQL every server sharing the store sees the same fleet, so
+  // one change reaches every user's subscription.
+  virtual Result<std::vector<FleetEntry>> fleet() = 0;
+  // Adds the entry, or replaces the one of that name.
+  virtual Result<void> fleet_put(const FleetEntry& entry) = 0;
+  // Errc::store_failed for an unknown name.
+  virtual Result<void> fleet_remove(const std::string& name) = 0;
+  // A random 32-byte secret for `purpose`, the same for every server of the store; made on first
+  // use (subscription URLs are derived from it).
+  virtual Result<std::array<std::uint8_t, 32>> shared_secret(const std::string& purpose) = 0;
 };
 
 // Names are 1-64 characters of [A-Za-z0-9._-]; they appear in links and logs, so nothing else.

@@ -90,6 +90,10 @@ class UserStoreContract : public ::testing::TestWithParam<std::string> {
       return s->find_active(k, now);
     }
     Result<void> add_usage(const std::vector<UsageDelta>& d, std::int64_t now) override { return s->add_usage(d, now); }
+    Result<std::vector<FleetEntry>> fleet() override { return s->fleet(); }
+    Result<void> fleet_put(const FleetEntry& e) override { return s->fleet_put(e); }
+    Result<void> fleet_remove(const std::string& n) override { return s->fleet_remove(n); }
+    Result<std::array<std::uint8_t, 32>> shared_secret(const std::string& p) override { return s->shared_secret(p); }
     std::shared_ptr<MemoryUserStore> s;
   };
 
@@ -101,6 +105,26 @@ class UserStoreContract : public ::testing::TestWithParam<std::string> {
 
 constexpr std::int64_t kNov = 1795910400;  // 2026-11-29T00:00:00Z
 constexpr std::int64_t kDec = 1796083200;  // 2026-12-01T00:00:00Z
+
+TEST_P(UserStoreContract, TheFleetAndSharedSecretsAreTheSameForEveryServer) {
+  auto one = open();
+  auto two = open();  // another server on the same store
+  ASSERT_TRUE(one->fleet_put({"tokyo", "culvert://link-a"}));
+  ASSERT_TRUE(one->fleet_put({"osaka", "culvert://link-b"}));
+  ASSERT_TRUE(two->fleet_put({"tokyo", "culvert://link-a2"}));  // replaces
+  auto fleet = one->fleet();
+  ASSERT_TRUE(fleet);
+  ASSERT_EQ(fleet->size(), 2u);
+  EXPECT_EQ((*fleet)[0].name, "osaka");
+  EXPECT_EQ((*fleet)[1].link, "culvert://link-a2");
+  ASSERT_TRUE(two->fleet_remove("osaka"));
+  EXPECT_FALSE(two->fleet_remove("osaka"));
+  EXPECT_EQ(one->fleet()->size(), 1u);
+  auto secret = one->shared_secret("subscription");
+  ASSERT_TRUE(secret);
+  EXPECT_EQ(two->shared_secret("subscription").value(), *secret);
+  EXPECT_NE(two->shared_secret("other").value(), *secret);
+}
 
 TEST_P(UserStoreContract, RevocationCanBeUndoneAndANameDeletedAndReused) {
   auto store = open();

@@ -73,7 +73,7 @@ asio::awaitable<void> CdnAcceptor::handle(asio::ip::tcp::socket socket) {
     cover::Conn conn(std::move(socket));
     cover::Http1Options options;
     options.header_deadline = header_deadline;
-    options.claim = gate_->claim();
+    options.claims = {gate_->claim(), server_.subscription_claim()};
     if (config.cdn.origin_tls) {
       int first = co_await conn.peek_first_byte(header_deadline);
       if (first < 0) {

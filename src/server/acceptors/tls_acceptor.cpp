@@ -281,11 +281,13 @@ asio::awaitable<void> TlsAcceptor::handle(asio::ip::tcp::socket socket) {
       options.header_deadline = header_deadline;
       options.first_bytes = first_bytes;
       options.preface_sent = preface_sent;
+      options.claims = {server_.subscription_claim()};
       co_await cover::serve_h2(conn, options);
     } else {
       cover::Http1Options options;
       options.header_deadline = header_deadline;
       options.first_bytes = first_bytes;
+      options.claims = {server_.subscription_claim()};
       co_await cover::serve_http1(conn, options);
     }
   } catch (const std::exception& e) {

@@ -188,11 +188,14 @@ int H2Client::on_header(nghttp2_session*, const nghttp2_frame* frame, const std:
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   H2Request* r = self->find(frame->hd.stream_id);
   if (!r) return 0;
-  if (std::string_view(reinterpret_cast<const char*>(name), namelen) == ":status") {
+  std::string_view field(reinterpret_cast<const char*>(name), namelen);
+  if (field == ":status") {
     int status = 0;
     for (std::size_t i = 0; i < valuelen; ++i) status = status * 10 + (value[i] - '0');
     // 1xx answers are interim: the final status comes with the next HEADERS.
     if (status >= 200) r->status_ = status;
+  } else if (r->status_ != 0 && r->headers_.size() < 100) {
+    r->headers_.push_back({std::string(field), std::string(reinterpret_cast<const char*>(value), valuelen)});
   }
   return 0;
 }

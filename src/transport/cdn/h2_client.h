@@ -46,6 +46,8 @@ class H2Request {
   void write(ByteSpan bytes);
   void finish();
   std::size_t queued() const { return out_.size() - out_pos_; }
+  // The response's header fields (lower-case names), once status() returned.
+  const std::vector<HeaderField>& response_headers() const { return headers_; }
   // RST_STREAM(CANCEL); reads then fail.
   void cancel();
   bool done() const { return closed_; }
@@ -57,6 +59,7 @@ class H2Request {
   H2Client* client_ = nullptr;
   std::int32_t stream_id_ = -1;
   int status_ = 0;
+  std::vector<HeaderField> headers_;
   bool headers_done_ = false;
   bool ended_ = false;  // the response body ended (END_STREAM)
   bool closed_ = false;
