@@ -26,8 +26,8 @@
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
 #include "link/share_link.h"
-#include "server/subscription.h"
 #include "server/server.h"
+#include "server/subscription.h"
 #include "store/sqlite_user_store.h"
 #include "transport/tls/certificate.h"
 #include "transport/tls/context.h"
@@ -244,8 +244,8 @@ int server_init(const InitOptions& options) {
   return print_link(config, *user, options.qr);
 }
 
-int fleet_command(const std::string& dir, const std::string& action, const std::string& name,
-                  const std::string& link) {
+int fleet_command(const std::string& dir, const std::string& action, const std::string& name, const std::string& link,
+                  const std::string& host) {
   ServerConfig config;
   if (!load_config(dir, config)) return 2;
   auto store = open_store(config);
@@ -292,6 +292,23 @@ int fleet_command(const std::string& dir, const std::string& action, const std::
   if (!parsed) {
     std::cerr << "culvert: --link is not a share link: " << why << "\n";
     return 2;
+  }
+  if (!host.empty()) {
+    std::string h = host;
+    std::uint16_t port = parsed->port;
+    if (host.find(':') != std::string::npos && host.front() != '[' && std::count(host.begin(), host.end(), ':') == 1) {
+      if (!split_host_port(host, h, port)) {
+        std::cerr << "culvert: --host must be HOST or HOST:PORT\n";
+        return 2;
+      }
+    } else if (host.front() == '[') {
+      if (!split_host_port(host, h, port)) {
+        std::cerr << "culvert: --host must be HOST, HOST:PORT or [IPV6]:PORT\n";
+        return 2;
+      }
+    }
+    parsed->host = h;
+    parsed->port = port;
   }
   parsed->credential = UserCredential{};
   parsed->label = name;

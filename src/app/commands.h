@@ -55,9 +55,10 @@ int client_run(const ClientArgs& args);
 // loaded as `server run` would load them; prints what is wrong, or a summary. Nothing is started.
 int server_check(const std::string& dir);
 
-// `culvert server fleet add|remove|list`: `link` empty with add means this server's own link.
-int fleet_command(const std::string& dir, const std::string& action, const std::string& name,
-                  const std::string& link);
+// `culvert server fleet add|remove|list`: `link` empty with add means this server's own link;
+// `host` (HOST[:PORT]), when given, replaces the link's address.
+int fleet_command(const std::string& dir, const std::string& action, const std::string& name, const std::string& link,
+                  const std::string& host);
 
 // The data directory's config.toml, or false after printing why.
 bool load_config(const std::string& dir, ServerConfig& config);

@@ -65,15 +65,17 @@ int main(int argc, char** argv) {
   // The fleet: the servers every user's subscription lists.
   auto* fleet = server->add_subcommand("fleet", "The servers users' subscriptions list (shared through PostgreSQL)");
   fleet->require_subcommand(1);
-  std::string fleet_name, fleet_link;
+  std::string fleet_name, fleet_link, fleet_host;
   bool fleet_self = false;
   auto* fleet_add = fleet->add_subcommand("add", "Add a server, or replace the one of that name");
   fleet_add->add_option("name", fleet_name, "A name for the server (users see it in their links' labels)")->required();
   fleet_add->add_option("--dir", dir, "Data directory (its config names the store)")->required();
-  auto* fleet_link_option =
-      fleet_add->add_option("--link", fleet_link, "Any share link of that server (its credential is replaced per user)");
+  auto* fleet_link_option = fleet_add->add_option(
+      "--link", fleet_link, "Any share link of that server (its credential is replaced per user)");
   fleet_add->add_flag("--self", fleet_self, "This server (--dir), as its configuration says now")
       ->excludes(fleet_link_option);
+  fleet_add->add_option("--host", fleet_host,
+                        "HOST[:PORT] clients connect to instead of the link's (a server that moved to a new address)");
   auto* fleet_remove = fleet->add_subcommand("remove", "Remove a server from the fleet");
   fleet_remove->add_option("name", fleet_name, "The server's name")->required();
   fleet_remove->add_option("--dir", dir, "Data directory")->required();
@@ -202,9 +204,10 @@ int main(int argc, char** argv) {
   }
   if (run_cmd->parsed()) return server_run(dir, log_level);
   if (check_cmd->parsed()) return server_check(dir);
-  if (fleet_add->parsed()) return fleet_command(dir, "add", fleet_name, fleet_self ? std::string() : fleet_link);
-  if (fleet_remove->parsed()) return fleet_command(dir, "remove", fleet_name, "");
-  if (fleet_list->parsed()) return fleet_command(dir, "list", "", "");
+  if (fleet_add->parsed())
+    return fleet_command(dir, "add", fleet_name, fleet_self ? std::string() : fleet_link, fleet_host);
+  if (fleet_remove->parsed()) return fleet_command(dir, "remove", fleet_name, "", "");
+  if (fleet_list->parsed()) return fleet_command(dir, "list", "", "", "");
   if (int code = run_user_command(); code >= 0) return code;
   if (client->parsed()) return client_run(client_args);
   return 2;

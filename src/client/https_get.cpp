@@ -134,8 +134,7 @@ std::optional<HttpsUrl> parse_https_url(std::string_view url) {
     if (authority.front() != ':') return std::nullopt;
     unsigned port = 0;
     auto [p, ec] = std::from_chars(authority.data() + 1, authority.data() + authority.size(), port);
-    if (ec != std::errc() || p != authority.data() + authority.size() || port == 0 || port > 65535)
-      return std::nullopt;
+    if (ec != std::errc() || p != authority.data() + authority.size() || port == 0 || port > 65535) return std::nullopt;
     out.port = static_cast<std::uint16_t>(port);
   }
   if (out.host.empty()) return std::nullopt;
@@ -185,7 +184,7 @@ asio::awaitable<Result<HttpsAnswer>> https_get(const std::string& url_text,
     co_return fail(Errc::timed_out);
   }
   if (auto ec = std::get<0>(hs)) {
-    why = ec == Errc::pin_mismatch           ? "the certificate is not the one pinned in the URL"
+    why = ec == Errc::pin_mismatch            ? "the certificate is not the one pinned in the URL"
           : ec == Errc::untrusted_certificate ? "the certificate is not trusted: " + config.verifier->last_failure()
                                               : "the TLS handshake failed (" + ec.message() + ")";
     co_return fail(ec);

@@ -42,7 +42,10 @@ std::optional<HttpTarget> http_target(const std::string& url) {
 Outbounds::Outbounds(asio::any_io_executor executor, const ClientConfig& config, TunnelPoolOptions pool_options)
     : executor_(std::move(executor)) {
   for (const auto& entry : config.servers) {
-    servers_.push_back(Server{entry.name, std::make_unique<TunnelPool>(executor_, entry.link, pool_options), true, {},
+    servers_.push_back(Server{entry.name,
+                              std::make_unique<TunnelPool>(executor_, entry.link, pool_options),
+                              true,
+                              {},
                               format_share_link(entry.link)});
   }
   pool_options_ = pool_options;
@@ -160,8 +163,8 @@ std::size_t Outbounds::set_group_servers(const std::string& name, const std::vec
       members.push_back(*it);
       continue;
     }
-    servers_.push_back(Server{server_name, std::make_unique<TunnelPool>(executor_, entry.link, pool_options_), true,
-                              {}, link});
+    servers_.push_back(
+        Server{server_name, std::make_unique<TunnelPool>(executor_, entry.link, pool_options_), true, {}, link});
     members.push_back(servers_.size() - 1);
     ++fresh;
   }

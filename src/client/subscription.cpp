@@ -38,8 +38,7 @@ std::string entry_name(const ShareLink& link, std::size_t index) {
   if (auto at = name.rfind('@'); at != std::string::npos) name = name.substr(at + 1);
   std::string clean;
   for (char c : name)
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.')
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')
       clean += c;
   if (clean.empty() || clean == "direct" || clean == "block") clean = "server-" + std::to_string(index + 1);
   return clean.substr(0, 64);
@@ -141,8 +140,9 @@ asio::awaitable<bool> SubscriptionUpdater::refresh() {
   if (have_servers_ && proxy_) routes.push_back(proxy_);
   routes.push_back(std::nullopt);
   for (const auto& route : routes) {
-    auto got = co_await https_get(group_.subscription, route, std::chrono::steady_clock::now() + std::chrono::seconds(20),
-                                  why);
+    // A tunnel that just died has not been noticed yet: give that attempt less time.
+    auto limit = route ? std::chrono::seconds(6) : std::chrono::seconds(10);
+    auto got = co_await https_get(group_.subscription, route, std::chrono::steady_clock::now() + limit, why);
     if (got && got->status == 200) {
       answer = std::move(*got);
       break;

@@ -201,8 +201,8 @@ Result<ClientConfig> parse_client_config(std::string_view text, const std::strin
   }
   static const KeySchema kSchema = {
       {"",
-       {"listen", "log_level", "padding", "max_tunnels", "streams_per_tunnel", "server", "group", "subscription",
-        "dns", "routing", "rule"}},
+       {"listen", "log_level", "padding", "max_tunnels", "streams_per_tunnel", "server", "group", "subscription", "dns",
+        "routing", "rule"}},
       {"subscription", {"name", "url", "type", "interval_ms", "check_url", "check_interval_ms"}},
       {"server", {"name", "link"}},
       {"group", {"name", "type", "servers", "url", "selected", "interval_ms", "timeout_ms", "tolerance_ms"}},
@@ -368,7 +368,8 @@ Result<void> validate_client_config(ClientConfig& c, std::string& message) {
     message = "max_tunnels must be 1-1000 and streams_per_tunnel 1-4096";
     return fail(Errc::bad_config);
   }
-  bool subscribed = std::any_of(c.groups.begin(), c.groups.end(), [](const auto& g) { return !g.subscription.empty(); });
+  bool subscribed =
+      std::any_of(c.groups.begin(), c.groups.end(), [](const auto& g) { return !g.subscription.empty(); });
   if (c.servers.empty() && !subscribed) {
     message = "at least one [[server]] with a share link, or a [[subscription]], is needed";
     return fail(Errc::bad_config);

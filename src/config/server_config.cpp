@@ -240,9 +240,8 @@ Result<ServerConfig> parse_server_config(std::string_view text, const std::strin
     message = "transport \"borrow\" needs target = \"HOST:PORT\" (the borrowed site) and sni (its name)";
     return fail(Errc::bad_config);
   }
-  if (!c.subscription_path.empty() &&
-      (c.subscription_path.front() != '/' || c.subscription_path.back() == '/' ||
-       c.subscription_path.find_first_of("?#% ") != std::string::npos)) {
+  if (!c.subscription_path.empty() && (c.subscription_path.front() != '/' || c.subscription_path.back() == '/' ||
+                                       c.subscription_path.find_first_of("?#% ") != std::string::npos)) {
     message = "subscription_path must be a path such as \"/s\" (or \"\" for no subscriptions)";
     return fail(Errc::bad_config);
   }

@@ -88,8 +88,7 @@ std::string subscription_token(const std::array<std::uint8_t, 32>& secret, const
   return crypto::base64url_encode(ByteSpan(mac.data(), 18));
 }
 
-Result<std::string> subscription_url(const ServerConfig& config, UserStore& store, const User& user,
-                                     std::string& why) {
+Result<std::string> subscription_url(const ServerConfig& config, UserStore& store, const User& user, std::string& why) {
   if (config.subscription_path.empty()) {
     why = "subscriptions are off (subscription_path = \"\" in config.toml)";
     return fail(Errc::unsupported);

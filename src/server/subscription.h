@@ -36,8 +36,7 @@ inline constexpr std::string_view kSubscriptionPurpose = "subscription";
 std::string subscription_token(const std::array<std::uint8_t, 32>& secret, const std::string& name);
 // https://NAME[:PORT]/PATH/TOKEN, with #pin=SPKI when clients must pin this server's certificate.
 // A borrow server has no site of its own to serve it from: Errc::unsupported, `why` says so.
-Result<std::string> subscription_url(const ServerConfig& config, UserStore& store, const User& user,
-                                     std::string& why);
+Result<std::string> subscription_url(const ServerConfig& config, UserStore& store, const User& user, std::string& why);
 // The links of `user`'s subscription, labelled "USER@SERVER".
 Result<std::vector<std::string>> subscription_links(const ServerConfig& config, UserStore& store, const User& user);
 std::string subscription_userinfo(const User& user, std::int64_t now);

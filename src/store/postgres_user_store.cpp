@@ -341,9 +341,8 @@ Result<void> PostgresUserStore::fleet_put(const FleetEntry& entry) {
   if (!connected()) return fail(Errc::store_failed);
   Params p;
   p.text(entry.name).text(entry.link);
-  PgResult r(run(conn_,
-                 "INSERT INTO fleet(name, link) VALUES($1, $2) ON CONFLICT(name) DO UPDATE SET link = EXCLUDED.link",
-                 p));
+  PgResult r(run(
+      conn_, "INSERT INTO fleet(name, link) VALUES($1, $2) ON CONFLICT(name) DO UPDATE SET link = EXCLUDED.link", p));
   if (!r.ok()) return fail(Errc::store_failed);
   return {};
 }

@@ -19,8 +19,8 @@ import threading
 import time
 import unittest
 
-from harness import (MIB, Origin, Process, curl, free_port, make_test_ca, pattern, run, sha, start_nginx,
-                     wait_for_port)
+from harness import (CULVERT as CULVERT_BIN, MIB, Origin, Process, curl, free_port, make_test_ca, pattern, run, sha,
+                     start_nginx, wait_for_port)
 
 PEERS = os.path.join(os.path.dirname(__file__), "netns_peers.py")
 CAPTURE = os.path.join(os.path.dirname(__file__), "..", "..", "lab", "data", "h2", "chromium-156-fetch.txt")
@@ -381,3 +381,192 @@ class Cdn(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+FAILOVER_NET = "10.232.0"
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip"), "needs root and iproute2")
+class CdnFailover(unittest.TestCase):
+    """Network namespaces on one bridge: client .1, server .2 (a tls server and a cdn server on one
+    PostgreSQL-less shared SQLite store), CDN stand-in .3. The client knows only its subscription.
+    The censor then drops the server's address in the client's namespace; later the operator moves
+    the server to .5 with one command."""
+
+    @classmethod
+    def setUpClass(cls):
+        from test_routing import NsProcess
+        cls.NsProcess = NsProcess
+        cls.tmp = tempfile.mkdtemp(prefix="culvert-failover-")
+        tag = f"cvf{os.getpid() % 100000}"
+        cls.hub = f"{tag}h"
+        cls.ns = {role: f"{tag}{role[0]}" for role in ("client", "server", "edge")}
+        cls.procs = []
+        try:
+            cls.build()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def sh(cls, ns, *args, check=True):
+        return subprocess.run(["ip", "netns", "exec", ns] + list(args), check=check, capture_output=True, text=True)
+
+    @classmethod
+    def spawn(cls, role, args, name, **kw):
+        p = cls.NsProcess(cls.ns[role], args, os.path.join(cls.tmp, name + ".log"), **kw)
+        cls.procs.append(p)
+        return p
+
+    @classmethod
+    def build(cls):
+        subprocess.run(["ip", "netns", "add", cls.hub], check=True)
+        cls.sh(cls.hub, "ip", "link", "add", "br0", "type", "bridge")
+        cls.sh(cls.hub, "ip", "link", "set", "br0", "up")
+        for index, (role, ns) in enumerate(cls.ns.items(), start=1):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            subprocess.run(["ip", "link", "add", f"{ns}o", "netns", cls.hub, "type", "veth", "peer", "name",
+                            f"{ns}i", "netns", ns], check=True)
+            cls.sh(cls.hub, "ip", "link", "set", f"{ns}o", "master", "br0", "up")
+            cls.sh(ns, "ip", "addr", "add", f"{FAILOVER_NET}.{index}/24", "dev", f"{ns}i")
+            cls.sh(ns, "ip", "link", "set", f"{ns}i", "up")
+            cls.sh(ns, "ip", "link", "set", "lo", "up")
+        server_ip, edge_ip = f"{FAILOVER_NET}.2", f"{FAILOVER_NET}.3"
+        make_test_ca(cls.tmp)
+        # The origin, inside the server's namespace.
+        cls.who_log = os.path.join(cls.tmp, "who.log")
+        cls.spawn("server", ["python3", PEERS, "http", "127.0.0.1", "9090", cls.who_log], "origin")
+        # The tls server (the fleet's "a-direct") and the cdn server ("b-cdn") share one user store.
+        cls.tls_dir, cls.cdn_dir = os.path.join(cls.tmp, "tls"), os.path.join(cls.tmp, "cdn")
+        r = run(["server", "init", "--dir", cls.tls_dir, "--listen", "0.0.0.0:8443", "--public-host", server_ip,
+                 "--allow-private", "--no-qr", "--admin-listen", ""])
+        assert r.returncode == 0, r.stderr
+        r = run(["server", "init", "--dir", cls.cdn_dir, "--transport", "cdn", "--listen", f"{server_ip}:8080",
+                 "--sni", "localhost", "--front", f"{edge_ip}:443", "--allow-private", "--no-qr", "--admin-listen",
+                 ""])
+        assert r.returncode == 0, r.stderr
+        cdn_link = r.stdout.strip().splitlines()[-1]
+        config = os.path.join(cls.cdn_dir, "config.toml")
+        with open(config) as f:
+            text = f.read()
+        with open(config, "w") as f:
+            f.write(text.replace('users_db = "users.db"', f'users_db = "{cls.tls_dir}/users.db"'))
+        for args in (["a-direct", "--self"], ["b-cdn", "--link", cdn_link]):
+            r = run(["server", "fleet", "add", args[0], "--dir", cls.tls_dir] + args[1:])
+            assert r.returncode == 0, r.stderr
+        cls.spawn("server", [CULVERT_BIN, "server", "run", "--dir", cls.tls_dir], "tls-server")
+        cls.spawn("server", [CULVERT_BIN, "server", "run", "--dir", cls.cdn_dir], "cdn-server")
+        # The CDN stand-in.
+        edge_dir = os.path.join(cls.tmp, "edge")
+        os.makedirs(edge_dir)
+        for part in ("chain.pem", "leaf.key"):
+            shutil.copy(os.path.join(cls.tmp, part), edge_dir)
+        cls.edge_log_path = os.path.join(edge_dir, "edge.log")
+        with open(os.path.join(edge_dir, "nginx.conf"), "w") as f:
+            f.write(f"""{"user root;" if os.geteuid() == 0 else ""}
+worker_processes 1;
+daemon off;
+pid {edge_dir}/nginx.pid;
+error_log {edge_dir}/error.log;
+events {{ worker_connections 768; }}
+http {{
+  {LOG_FORMAT}
+  client_body_temp_path {edge_dir}/body; proxy_temp_path {edge_dir}/proxy; fastcgi_temp_path {edge_dir}/fcgi;
+  uwsgi_temp_path {edge_dir}/uwsgi; scgi_temp_path {edge_dir}/scgi;
+  server {{ {edge_block(edge_dir, "edge", 443, 8080).replace("127.0.0.1:443", edge_ip + ":443")
+            .replace("127.0.0.1:8080", server_ip + ":8080")} }}
+}}
+""")
+        cls.edge = subprocess.Popen(["ip", "netns", "exec", cls.ns["edge"], shutil.which("nginx") or "/usr/sbin/nginx",
+                                     "-c", os.path.join(edge_dir, "nginx.conf"), "-p", edge_dir],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cls.procs.append(cls.edge)
+        deadline = time.monotonic() + 10
+        while cls.sh(cls.ns["client"], "curl", "-sk", "-o", "/dev/null", f"https://{edge_ip}/",
+                     check=False).returncode != 0:
+            assert time.monotonic() < deadline, "the CDN stand-in did not start"
+            time.sleep(0.1)
+        r = run(["user", "subscription", "default", "--dir", cls.tls_dir])
+        assert r.returncode == 0, r.stderr
+        cls.subscription = r.stdout.strip().splitlines()[-1]
+        client_config = os.path.join(cls.tmp, "client.toml")
+        with open(client_config, "w") as f:
+            f.write(f"""listen = "127.0.0.1:1080"
+[[subscription]]
+name = "fleet"
+url = "{cls.subscription}"
+interval_ms = 3000
+check_url = "http://127.0.0.1:9090/who"
+check_interval_ms = 1000
+[routing]
+profile = "none"
+""")
+        env = dict(os.environ, SSL_CERT_FILE=os.path.join(cls.tmp, "ca.pem"), XDG_CACHE_HOME=cls.tmp)
+        cls.client = cls.NsProcess(cls.ns["client"], ["env", f"SSL_CERT_FILE={env['SSL_CERT_FILE']}",
+                                                      f"XDG_CACHE_HOME={cls.tmp}", CULVERT_BIN, "client", "--config",
+                                                      client_config], os.path.join(cls.tmp, "client.log"),
+                                   ready=(b"pac at", b"listening on"))
+        cls.procs.append(cls.client)
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in reversed(cls.procs):
+            if isinstance(p, subprocess.Popen):
+                p.terminate()
+                p.wait(10)
+            else:
+                p.stop()
+        for ns in list(cls.ns.values()) + [cls.hub]:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        if not os.environ.get("CULVERT_KEEP_TMP"):
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def fetch(self, limit=3):
+        r = self.sh(self.ns["client"], "curl", "-s", "--max-time", str(limit), "-x", "socks5h://127.0.0.1:1080",
+                    "http://127.0.0.1:9090/who", check=False)
+        return r.returncode == 0 and r.stdout.startswith("peer=")
+
+    def edge_requests(self):
+        with open(self.edge_log_path) as f:
+            return sum(1 for line in f if "/d/" in line or "/u/" in line)
+
+    def seconds_until(self, check, limit):
+        start = time.monotonic()
+        while time.monotonic() - start < limit:
+            if check():
+                return time.monotonic() - start
+            time.sleep(0.5)
+        return None
+
+    def test_blocked_address_falls_over_to_the_cdn_then_follows_the_move(self):
+        # The subscription arrived and the direct server carries the traffic.
+        self.assertIsNotNone(self.seconds_until(self.fetch, 20), "no request served from the subscription")
+        # The censor drops the server's address.
+        self.sh(self.ns["client"], "ip", "route", "add", "blackhole", f"{FAILOVER_NET}.2/32")
+        before = self.edge_requests()
+        took = self.seconds_until(lambda: self.fetch(2), 15)
+        self.assertIsNotNone(took, "requests never reached the server through the CDN")
+        self.assertLessEqual(took, 10.0)
+        self.assertGreater(self.edge_requests(), before)  # it came through the CDN stand-in
+        print(f"\nfailover to the CDN path: {took:.1f} s after the block", file=sys.stderr)
+        # The operator gives the server a new address and says so with one command.
+        self.sh(self.ns["server"], "ip", "addr", "add", f"{FAILOVER_NET}.5/24", "dev", f"{self.ns['server']}i")
+        r = run(["server", "fleet", "add", "a-direct", "--dir", self.tls_dir, "--self", "--host", f"{FAILOVER_NET}.5"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Within a refresh (3 s, through the CDN path) the client knows the new address...
+        client_log = os.path.join(self.tmp, "client.log")
+
+        def refreshed():
+            with open(client_log) as f:
+                return "(1 new)" in f.read()
+
+        took = self.seconds_until(refreshed, 15)
+        self.assertIsNotNone(took, "the client did not read the changed subscription")
+        print(f"read the move: {took:.1f} s after the fleet changed", file=sys.stderr)
+        # ...and, its health checks passing, uses it: with the CDN blocked too, requests go through.
+        self.sh(self.ns["client"], "ip", "route", "add", "blackhole", f"{FAILOVER_NET}.3/32")
+        took = self.seconds_until(lambda: self.fetch(2), 15)
+        self.assertIsNotNone(took, "the client did not follow the server to its new address")
+        with open(client_log) as f:
+            log = f.read()
+        self.assertIn("subscription fleet", log)
