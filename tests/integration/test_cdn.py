@@ -295,6 +295,65 @@ class Cdn(unittest.TestCase):
         r = curl(*self.proxy("buffered"), self.url("/bytes/1000"))
         self.assertEqual(r.stdout, pattern(1000))
 
+    def test_the_censor_lab_passes_the_connection_to_the_cdn(self):
+        # The censor's passive rules on what crosses the border: client to the CDN's edge, with
+        # HTTPS and plain HTTP inside the tunnel.
+        from test_lab import LabRelay, reasons, verdicts
+        relay = LabRelay(self.tmp, self.edges["buffered"])
+        link = self.link.replace(f"127.0.0.1:{self.edges['buffered']}", f"127.0.0.1:{relay.port}")
+        client = Process(["client", link, "--listen", "127.0.0.1:0", "--profile", "none"],
+                         os.path.join(self.tmp, "client-lab.log"), env=self.env)
+        try:
+            for url in (f"https://127.0.0.1:{self.edges['streaming']}/", self.url("/bytes/300000")):
+                r = curl("-k", "-x", f"socks5h://127.0.0.1:{client.port}", url, "-o", "/dev/null")
+                self.assertIn(r.returncode, (0, 22), r.stderr)  # 22: an HTTP error page is still an exchange
+        finally:
+            client.stop()
+        lines = relay.wait_lines(1)
+        relay.stop()
+        self.assertTrue(lines)
+        for line in lines:
+            v = verdicts(line)
+            for rule in ("fully-encrypted", "cleartext-proxy", "name-blocklist", "tls-fingerprint", "tls-in-tls"):
+                self.assertEqual(v[rule], "pass", f"{rule}: {reasons(line)[rule]}")
+            self.assertEqual(line["classification"]["tls"]["sni"], "localhost")
+
+    def test_the_subscription_is_served_through_the_cdn(self):
+        r = run(["user", "subscription", "default", "--dir", self.dir])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        url = r.stdout.strip().splitlines()[-1]
+        self.assertTrue(url.startswith(f"https://localhost:{self.edges['buffered']}/s/"), url)
+        ca = os.path.join(self.tmp, "ca.pem")
+        got = subprocess.run(["curl", "-sS", "--fail", "--cacert", ca, "-D", "-", url + "/plain"], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(got.returncode, 0, got.stderr)
+        self.assertIn("subscription-userinfo: upload=", got.stdout.lower())
+        self.assertIn("tr=cdn", got.stdout)
+        self.assertIn(self.link.split("@")[0], got.stdout)  # the user's own key
+        # A token nobody has: the cover's 404, as for any missing file.
+        wrong = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca,
+                                url[:url.rindex("/") + 1] + "A" * 24], capture_output=True, text=True, timeout=30)
+        self.assertEqual(wrong.stdout, "404")
+        # A client that knows only the subscription URL reaches the origin through it.
+        env = dict(self.env, XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
+        client = Process(["client", "--subscription", url, "--listen", "127.0.0.1:0", "--profile", "none"],
+                         os.path.join(self.tmp, "client-sub.log"), env=env)
+        try:
+            ok = False
+            for _ in range(40):
+                r = curl("-x", f"socks5h://127.0.0.1:{client.port}", self.url("/bytes/5000"), timeout=15)
+                if r.returncode == 0 and r.stdout == pattern(5000):
+                    ok = True
+                    break
+                time.sleep(0.25)
+            self.assertTrue(ok)
+        finally:
+            client.stop()
+        cached = os.listdir(os.path.join(self.tmp, "cache", "culvert"))
+        self.assertEqual(len(cached), 1)
+        mode = os.stat(os.path.join(self.tmp, "cache", "culvert", cached[0])).st_mode & 0o777
+        self.assertEqual(mode, 0o600)
+
     def test_a_wrong_key_is_told_as_a_rejected_link(self):
         import base64
         other_key = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
