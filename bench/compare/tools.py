@@ -73,6 +73,7 @@ class Tool:
 
     def __init__(self):
         self.procs = []
+        self.helpers = []  # started and stopped with the tool, not measured
         self.socks_port = 0
         self.server_port = 0
 
@@ -102,9 +103,10 @@ class Tool:
         return path
 
     def stop(self):
-        for p in reversed(self.procs):
+        for p in reversed(self.procs + self.helpers):
             hosts.stop(p)
         self.procs = []
+        self.helpers = []
 
 
 class Direct(Tool):
@@ -175,6 +177,8 @@ class Culvert(Tool):
         self.name = f"culvert {transport}"
 
     def launch(self, client, server, origin):
+        if self.transport == "cdn":
+            return self.launch_cdn(client, server, origin)
         init = [self.binary, "server", "init", "--dir", os.path.join(self.dir, "s"), "--listen",
                 f"{server.addr}:{self.server_port}", "--public-host", server.addr, "--allow-private", "--no-qr"]
         if self.transport == "borrow":
@@ -189,6 +193,49 @@ class Culvert(Tool):
                             "warn"], "client.log")
 
 
+    def launch_cdn(self, client, server, origin):
+        """The CDN transport through an nginx stand-in for the CDN (TLS + HTTP/2 to the client,
+        HTTP/1.1 to the origin, default buffering) on the server's host: `server_port` is the
+        stand-in's; Culvert's server listens behind it on plain HTTP."""
+        origin_port = hosts.free_port()
+        init = [self.binary, "server", "init", "--dir", os.path.join(self.dir, "s"), "--transport", "cdn", "--listen",
+                f"{server.addr}:{origin_port}", "--sni", "localhost", "--front", f"{server.addr}:{self.server_port}",
+                "--allow-private", "--no-qr", "--admin-listen", ""]
+        made = server.run(init, timeout=60, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"culvert server init failed: {made.stderr}")
+        link = made.stdout.strip().splitlines()[-1]
+        self.spawn(server, [self.binary, "server", "run", "--dir", os.path.join(self.dir, "s"), "--log-level", "info"],
+                   "server.log")
+        edge = os.path.join(self.dir, "edge")
+        os.makedirs(edge, exist_ok=True)
+        user = "user root;" if os.geteuid() == 0 else ""
+        with open(os.path.join(edge, "nginx.conf"), "w") as f:
+            f.write(f"""{user}
+worker_processes 1;
+worker_rlimit_nofile {hosts.FD_LIMIT};
+daemon off;
+pid {edge}/nginx.pid;
+error_log {edge}/error.log crit;
+events {{ worker_connections 30000; }}
+http {{
+  access_log off;
+  client_body_temp_path {edge}/body; proxy_temp_path {edge}/proxy; fastcgi_temp_path {edge}/fcgi;
+  uwsgi_temp_path {edge}/uwsgi; scgi_temp_path {edge}/scgi;
+  client_body_buffer_size 2m; client_max_body_size 16m;
+  server {{ listen {server.addr}:{self.server_port} ssl http2;
+    ssl_certificate {origin.tmp}/chain.pem; ssl_certificate_key {origin.tmp}/leaf.key; ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{ proxy_pass http://{server.addr}:{origin_port}; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; }} }}
+}}
+""")
+        # The stand-in is the CDN's machine, not Culvert's: not among the measured processes.
+        self.helpers.append(server.popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c",
+                                          os.path.join(edge, "nginx.conf"), "-p", edge], os.path.join(edge, "edge.log")))
+        self.spawn(client, ["env", f"SSL_CERT_FILE={origin.tmp}/ca.pem", self.binary, "client", link, "--listen",
+                            f"127.0.0.1:{self.socks_port}", "--profile", "none", "--log-level", "warn"], "client.log")
+
+
 def all_tools(binary):
-    return [Direct(), Culvert(binary, "tls"), Culvert(binary, "borrow"), Shadowsocks("aes-256-gcm"),
-            Shadowsocks("chacha20-ietf-poly1305"), Trojan(), Vmess()]
+    return [Direct(), Culvert(binary, "tls"), Culvert(binary, "borrow"), Culvert(binary, "cdn"),
+            Shadowsocks("aes-256-gcm"), Shadowsocks("chacha20-ietf-poly1305"), Trojan(), Vmess()]
