@@ -335,6 +335,13 @@ int server_check(const std::string& dir) {
     std::cerr << "culvert: cannot read the static key " << config.path(config.static_key) << "\n";
     ok = false;
   }
+  if (config.transport == "cdn" && config.cdn.origin_tls) {
+    tls::ServerTlsOptions o{config.path(config.certificate), config.path(config.key), {"http/1.1"}};
+    if (!tls::make_server_context(o)) {
+      std::cerr << "culvert: cannot load certificate " << o.certificate_file << " / key " << o.key_file << "\n";
+      ok = false;
+    }
+  }
   auto store = open_store(config);
   if (!store) ok = false;
   if (!ok) return 1;

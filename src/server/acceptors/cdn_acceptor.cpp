@@ -13,6 +13,13 @@
 #include "transport/tls/auth.h"
 
 namespace culvert {
+namespace {
+
+asio::awaitable<void> run_user_tunnel(Server& server, ByteStreamPtr stream, User user) {
+  co_await server.run_tunnel(std::move(stream), {}, user);
+}
+
+}  // namespace
 
 Result<void> CdnAcceptor::load_certificate(std::string& message) {
   const auto& config = server_.config();
@@ -48,7 +55,8 @@ Result<void> CdnAcceptor::start(std::string& message) {
       return std::nullopt;
     }
     return [this, user = *user](ByteStreamPtr stream) {
-      asio::co_spawn(server_.io(), server_.run_tunnel(std::move(stream), {}, user), asio::detached);
+      // run_tunnel takes the user by reference: the spawned frame below owns the copy it refers to.
+      asio::co_spawn(server_.io(), run_user_tunnel(server_, std::move(stream), user), asio::detached);
     };
   };
   gate_ = std::make_unique<cdn::SessionGate>(server_.io().get_executor(), *key, config.cdn.path, authenticate);
