@@ -233,7 +233,7 @@ http {{
         self.helpers.append(server.popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c",
                                           os.path.join(edge, "nginx.conf"), "-p", edge], os.path.join(edge, "edge.log")))
         self.spawn(client, ["env", f"SSL_CERT_FILE={origin.tmp}/ca.pem", self.binary, "client", link, "--listen",
-                            f"127.0.0.1:{self.socks_port}", "--profile", "none", "--log-level", "warn"], "client.log")
+                            f"127.0.0.1:{self.socks_port}", "--profile", "none", "--log-level", os.environ.get("CULVERT_BENCH_LOG", "warn")], "client.log")
 
 
 def all_tools(binary):

@@ -12,6 +12,7 @@
 #include <sstream>
 #include "core/await.h"
 
+#include "admin/users.h"
 #include "core/file.h"
 #include "core/tcp_stream.h"
 #include "cover/pages.h"
@@ -149,22 +150,7 @@ bool split_target(const std::string& text, std::string& host, std::uint16_t& por
   return false;
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using admin::json_string;  // one JSON string escaper for the whole program
 
 struct Comparison {
   int differences = 0;

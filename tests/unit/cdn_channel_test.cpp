@@ -272,3 +272,55 @@ TEST(CdnTickets, EachTicketIsGoodOnceAndCarriesItsAck) {
 
 }  // namespace
 }  // namespace culvert::cdn
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+
+#include "transport/cdn/channel_stream.h"
+
+namespace culvert::cdn {
+namespace {
+
+TEST(CdnChannelStream, ATicketThatAcknowledgesWakesAWriterWaitingForTheWindow) {
+  // A server whose send window is full waits; an upload (or a download's path) whose ticket
+  // acknowledges what the client received must wake it, even with no other segment in it.
+  asio::io_context io;
+  Key down{1}, up{2};
+  auto server = std::make_shared<ChannelCore>(io.get_executor(), down, up, ChannelLimits{32 * 1024, 1 << 20});
+  Channel client{up, down};
+  ChannelStream stream(server);
+  bool written = false;
+  Bytes payload(64 * 1024, 9);  // twice the window
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto ec = co_await stream.write_all(asio::buffer(payload));
+        written = !ec;
+      },
+      asio::detached);
+  io.run_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(written);  // blocked on the window
+  // The client received everything sent so far and says so in a ticket.
+  SegmentParser p;
+  for (auto n = server->channel.oldest_kept(); n < server->channel.next_number(); ++n)
+    ASSERT_TRUE(client.receive_bytes(p, server->channel.segment(n)));
+  ASSERT_TRUE(server->take_ticket(client.ack_segment()));
+  io.restart();
+  io.run_for(std::chrono::milliseconds(50));
+  for (auto n = server->channel.oldest_kept(); n < server->channel.next_number(); ++n)
+    ASSERT_TRUE(client.receive_bytes(p, server->channel.segment(n)));
+  ASSERT_TRUE(server->take_ticket(client.ack_segment()));
+  io.restart();
+  io.run_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(written);
+  for (auto n = client.next_expected(); n < server->channel.next_number(); ++n)
+    ASSERT_TRUE(client.receive_bytes(p, server->channel.segment(n)));
+  EXPECT_EQ(client.delivered().size(), payload.size());
+  server->fail(make_error_code(Errc::tunnel_closed));
+  io.restart();
+  io.run_for(std::chrono::milliseconds(10));
+}
+
+}  // namespace
+}  // namespace culvert::cdn

@@ -102,8 +102,8 @@ TEST(ServerSubscription, ListsTheFleetWithTheUsersOwnKeyAndMeetsTheCoverOtherwis
   EXPECT_FALSE(claim.answer(cover::ClaimedRequest{"POST", path, 1001, std::nullopt, false}));
   ASSERT_TRUE(store.revoke("alice"));
   EXPECT_FALSE(claim.answer(cover::ClaimedRequest{"GET", path, 1001, std::nullopt, false}));
-  auto bobs = claim.answer(cover::ClaimedRequest{"GET", "/s/" + subscription_token(secret, "bob"), 1001,
-                                                 std::nullopt, false});
+  auto bobs =
+      claim.answer(cover::ClaimedRequest{"GET", "/s/" + subscription_token(secret, "bob"), 1001, std::nullopt, false});
   ASSERT_TRUE(bobs);
   EXPECT_EQ(parse_subscription(bobs->body)->front().link.credential.key_id, bob.credential.key_id);
   // Subscriptions off: nothing is claimed.

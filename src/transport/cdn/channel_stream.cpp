@@ -20,6 +20,22 @@ Result<void> ChannelCore::receive_bytes(SegmentParser& parser, ByteSpan bytes) {
   return received;
 }
 
+std::optional<std::uint32_t> ChannelCore::take_ticket(const SegmentParser::Segment& segment) {
+  std::size_t room_before = channel.send_room();
+  auto ack = channel.take_ticket(segment);
+  if (ack) last_heard = std::chrono::steady_clock::now();
+  if (channel.send_room() > room_before) writable.notify();
+  return ack;
+}
+
+std::optional<std::uint32_t> ChannelCore::take_ticket(ByteSpan segment_bytes) {
+  std::size_t room_before = channel.send_room();
+  auto ack = channel.take_ticket(segment_bytes);
+  if (ack) last_heard = std::chrono::steady_clock::now();
+  if (channel.send_room() > room_before) writable.notify();
+  return ack;
+}
+
 void ChannelCore::fail(std::error_code ec) {
   if (closed) return;
   closed = true;

@@ -25,6 +25,9 @@ struct ChannelCore {
   // foreign segment) is returned and does not touch the session: that request is answered as
   // the cover would, and the session goes on with the next one.
   Result<void> receive_bytes(SegmentParser& parser, ByteSpan bytes);
+  // A request's ticket (Channel::take_ticket); the acknowledgement it carries may open the window.
+  std::optional<std::uint32_t> take_ticket(const SegmentParser::Segment& segment);
+  std::optional<std::uint32_t> take_ticket(ByteSpan segment_bytes);
   // The session is over (the stream's user closed it, the peer aborted, or it idled out).
   void fail(std::error_code ec);
   // Data received and not acknowledged reached `threshold` bytes, or some is unacknowledged and

@@ -128,7 +128,7 @@ asio::awaitable<cover::Handled> SessionGate::handle(cover::Exchange& exchange) {
     // The ticket in the path says from where to send; a replayed or forged one is not the session's.
     auto ticket = crypto::base64url_decode(rest.substr(3));
     if (!ticket || ticket->size() > kMaxTicketSize) co_return cover::Handled::cover;
-    auto from = session->core->channel.take_ticket(*ticket);
+    auto from = session->core->take_ticket(*ticket);
     if (!from) co_return cover::Handled::cover;
     session->last_request = std::chrono::steady_clock::now();
     co_return co_await download(exchange, session, *from);
@@ -263,7 +263,7 @@ asio::awaitable<cover::Handled> SessionGate::upload(cover::Exchange& exchange, s
         continue;
       }
       if (!*first) continue;  // not whole yet
-      if (!core.channel.take_ticket(**first)) {
+      if (!core.take_ticket(**first)) {
         bad = true;
         continue;
       }
