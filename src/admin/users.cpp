@@ -8,9 +8,9 @@
 
 #include "core/tcp_stream.h"
 #include "crypto/crypto.h"
+#include "server/subscription.h"
 #include "store/postgres_user_store.h"
 #include "store/sqlite_user_store.h"
-#include "server/subscription.h"
 #include "transport/tls/certificate.h"
 
 namespace culvert::admin {

@@ -26,8 +26,8 @@
 #include "cover/http1.h"
 #include "server/server.h"
 #include "transport/tls/acme_challenges.h"
-#include "transport/tls/certificate.h"
 #include "transport/tls/auth.h"
+#include "transport/tls/certificate.h"
 #include "transport/tls/tls_stream.h"
 
 namespace culvert {
@@ -135,7 +135,8 @@ void TlsAcceptor::split_upstreams() {
   if (!config.cover.upstream_tls.empty()) split_host_port(config.cover.upstream_tls, cover_tls_host_, cover_tls_port_);
 }
 
-asio::awaitable<Result<asio::ip::tcp::socket>> TlsAcceptor::connect_upstream(const std::string& host, std::uint16_t port) {
+asio::awaitable<Result<asio::ip::tcp::socket>> TlsAcceptor::connect_upstream(const std::string& host,
+                                                                             std::uint16_t port) {
   // Named locals, not temporaries, in co_await expressions: GCC 12 mis-destroys such temporaries.
   Destination cover{Destination::Kind::domain, host, port};
   DialOptions options{true, server_.config().connect_timeout, {}};
