@@ -93,8 +93,8 @@ class Http1 {
   Http1(Conn& conn, const Http1Options& o)
       : conn_(conn), plain_(o.plain_on_tls_port), buffer_(kHeaderBufferSize), claims_(o.claims) {
     header_deadline_ = o.header_deadline;
-    std::memcpy(buffer_.data.data(), o.first_bytes.data(), std::min(o.first_bytes.size(), buffer_.data.size()));
     buffer_.last = std::min(o.first_bytes.size(), buffer_.data.size());
+    if (buffer_.last > 0) std::memcpy(buffer_.data.data(), o.first_bytes.data(), buffer_.last);
   }
 
   asio::awaitable<void> run() {

@@ -100,6 +100,7 @@ class Stream final : public ByteStream {
   void close() override;
   // Resets with a reason the peer can report (e.g. dial_failed).
   void reset(ResetReason reason);
+  using ByteStream::reset;
 
   std::uint32_t id() const;
 

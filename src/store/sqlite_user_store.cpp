@@ -30,8 +30,8 @@ constexpr const char* kMigrations[] = {
     "ALTER TABLE users ADD COLUMN notes TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX users_previous_key ON users(previous_key_id)",
     // 3: the fleet (servers in subscriptions) and shared secrets.
-    "CREATE TABLE fleet (name TEXT PRIMARY KEY, link TEXT NOT NULL);"
-    "CREATE TABLE secrets (purpose TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    ("CREATE TABLE fleet (name TEXT PRIMARY KEY, link TEXT NOT NULL);"
+     "CREATE TABLE secrets (purpose TEXT PRIMARY KEY, value BLOB NOT NULL)"),
 };
 static_assert(std::size(kMigrations) == SqliteUserStore::kSchemaVersion);
 

@@ -194,10 +194,14 @@ class Operations(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         got = len(r.stdout)
         self.assertLessEqual(got, 11 * MIB, got)
-        self.assertGreaterEqual(got, 8 * MIB, got)
+        # The cut is a reset, so what curl had not yet read from its socket is dropped: the bytes
+        # delivered fall short of what the server counted by up to a socket buffer.
+        self.assertGreaterEqual(got, 6 * MIB, got)
         waited = wait_until(lambda: s.user_json("frank")["status"] == "over quota", 15)
         self.assertIsNotNone(waited, s.user_json("frank"))
         used = s.user_json("frank")
+        # Not cut early: the server let (nearly) the whole quota through before it refused.
+        self.assertGreaterEqual(used["used_down"] + used["used_up"], 9 * MIB, used)
         self.assertLessEqual(used["used_down"] + used["used_up"], 11 * MIB, used)
         self.assertNotEqual(fetch(c.port, self.origin, 1, timeout=10).returncode, 0)
         s.user("set-quota", "frank", "unlimited")
