@@ -160,7 +160,8 @@ struct Comparison {
 // Prints one table row per probe (with a reference: only rows that differ unless `all_rows`);
 // returns the number of probes whose reactions differ.
 Comparison print_comparison(const std::vector<lab::Probe>& probes, const std::vector<lab::Reaction>& target,
-                            const std::vector<lab::Reaction>* reference, bool all_rows, int run) {
+                            const std::vector<lab::Reaction>* reference, bool all_rows, int run,
+                            std::chrono::milliseconds jitter) {
   Comparison c;
   std::cout << std::left << std::setw(30) << "probe" << std::setw(34) << "target";
   if (reference)
@@ -169,7 +170,7 @@ Comparison print_comparison(const std::vector<lab::Probe>& probes, const std::ve
   std::cout << "\n";
   for (std::size_t i = 0; i < probes.size(); ++i) {
     std::string why;
-    bool same = !reference || lab::same_reaction(probes[i], target[i], (*reference)[i], why);
+    bool same = !reference || lab::same_reaction(probes[i], target[i], (*reference)[i], why, jitter);
     if (!same) ++c.differences;
     if (reference) {
       c.lines.push_back("{\"run\":" + std::to_string(run) + ",\"probe\":" + json_string(probes[i].name) +
@@ -230,7 +231,8 @@ int lab_probe(const LabProbeArgs& given) {
     ref_thread = std::thread([&] { reference = lab::run_probes(ref_host, ref_port, probes, options); });
   target = lab::run_probes(host, port, probes, options);
   if (ref_thread.joinable()) ref_thread.join();
-  auto c = print_comparison(probes, target, args.reference.empty() ? nullptr : &reference, true, 1);
+  auto c = print_comparison(probes, target, args.reference.empty() ? nullptr : &reference, true, 1,
+                            std::chrono::milliseconds(args.jitter_ms));
   if (!args.reference.empty()) std::cout << c.differences << " of " << probes.size() << " probes differ\n";
   return c.differences == 0 ? 0 : 1;
 }
@@ -263,7 +265,7 @@ int lab_audit(const LabProbeArgs& given) {
     ref_thread.join();
     std::cout << "Round " << run << ": " << args.target << " against " << args.reference << " (" << probes.size()
               << " probes; rows only where they differ)\n";
-    auto c = print_comparison(probes, target, &reference, false, run);
+    auto c = print_comparison(probes, target, &reference, false, run, std::chrono::milliseconds(args.jitter_ms));
     for (const auto& line : c.lines) json << line << "\n";
     differing += c.differences;
     total += probes.size();

@@ -27,6 +27,7 @@ struct LabProbeArgs {
   std::string sni;
   std::string json_file;  // audit: every probe's verdict as JSON lines
   int timeout_ms = 10000;
+  int jitter_ms = 300;      // closes this far apart still count as the same
   int runs = 1;             // audit: rounds, each with fresh random probes
   bool long_waits = false;  // also the probes that wait past 60 s and 75 s timers
 };

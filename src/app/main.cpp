@@ -153,6 +153,8 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--timeout-ms", probe_args.timeout_ms, "How long to wait for each reaction")
       ->capture_default_str();
   probe_cmd->add_flag("--long", probe_args.long_waits, "Also probes that wait past 60 s and 75 s timers");
+  probe_cmd->add_option("--jitter-ms", probe_args.jitter_ms, "Closes this far apart still count as the same")
+      ->capture_default_str();
   auto* audit_cmd = lab->add_subcommand(
       "audit", "Check, probe by probe, that a server reacts like a real web server (the reference)");
   audit_cmd->add_option("target", probe_args.target, "Server to audit: HOST:PORT or a share link")->required();
@@ -164,6 +166,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   audit_cmd->add_option("--runs", probe_args.runs, "Rounds, each with fresh random probes")->capture_default_str();
   audit_cmd->add_flag("--long", probe_args.long_waits, "Also probes that wait past 60 s and 75 s timers");
+  audit_cmd
+      ->add_option("--jitter-ms", probe_args.jitter_ms,
+                   "Closes this far apart still count as the same (a loaded or sanitizer-slowed server needs more)")
+      ->capture_default_str();
   audit_cmd->add_option("--json", probe_args.json_file, "Append every probe's verdict to this file (JSON lines)");
   std::string cover_dir;
   auto* cover_files_cmd =

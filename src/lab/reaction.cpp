@@ -249,7 +249,8 @@ std::vector<std::string> normalize_response(ByteSpan response, bool h2) {
   return {"bytes:" + hex(response)};
 }
 
-bool same_reaction(const Probe& probe, const Reaction& a, const Reaction& b, std::string& why) {
+bool same_reaction(const Probe& probe, const Reaction& a, const Reaction& b, std::string& why,
+                   std::chrono::milliseconds jitter) {
   if (a.ending != b.ending) {
     why = "ended by " + std::string(to_string(a.ending)) + " vs " + std::string(to_string(b.ending));
     return false;
@@ -290,10 +291,10 @@ bool same_reaction(const Probe& probe, const Reaction& a, const Reaction& b, std
     return false;
   }
   if (a.ending == Ending::fin || a.ending == Ending::rst) {
-    // Closes within a quarter of each other (at least 300 ms apart to count: loopback jitter and
-    // a loaded machine), as a prober's timing buckets would place them together.
+    // Closes within a quarter of each other (at least `jitter` apart to count), as a prober's
+    // timing buckets would place them together.
     auto diff = std::abs(a.elapsed.count() - b.elapsed.count());
-    auto allowed = std::max<long>(300, std::max(a.elapsed.count(), b.elapsed.count()) / 4);
+    auto allowed = std::max<long>(jitter.count(), std::max(a.elapsed.count(), b.elapsed.count()) / 4);
     if (diff > allowed) {
       why = "closed after " + std::to_string(a.elapsed.count()) + " ms vs " + std::to_string(b.elapsed.count()) + " ms";
       return false;

@@ -22,7 +22,10 @@ std::string describe(const Reaction& r);
 // raw bytes in hex. `h2` says the bytes are an HTTP/2 connection's (ALPN h2).
 std::vector<std::string> normalize_response(ByteSpan response, bool h2);
 
-// Whether a prober could tell the two reactions apart; `why` says how when it could.
-bool same_reaction(const Probe& probe, const Reaction& a, const Reaction& b, std::string& why);
+// Whether a prober could tell the two reactions apart; `why` says how when it could. Closes at most
+// `jitter` (or a quarter of the longer wait) apart count as the same: a prober's timing buckets are
+// no finer, and a loaded or sanitizer-slowed machine adds delays of its own.
+bool same_reaction(const Probe& probe, const Reaction& a, const Reaction& b, std::string& why,
+                   std::chrono::milliseconds jitter = std::chrono::milliseconds(300));
 
 }  // namespace culvert::lab

@@ -19,6 +19,10 @@ import time
 
 CULVERT = os.environ.get("CULVERT_BIN", "culvert")
 MIB = 1024 * 1024
+# `lab probe`/`lab audit`: how far apart two closes may be and still count as the same. A sanitizer
+# build runs the server several times slower and stalls it for hundreds of ms on a loaded machine;
+# timing parity is asserted by the release build.
+PROBE_JITTER = ["--jitter-ms", "1500" if os.environ.get("CULVERT_SANITIZED") == "1" else "300"]
 
 
 def free_port():

@@ -19,7 +19,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import Origin, Process, curl, free_port, run, start_stock_nginx, wait_for_port, wait_until
+from harness import PROBE_JITTER, Origin, Process, curl, free_port, run, start_stock_nginx, wait_for_port, wait_until
 
 NAME = "culvert-test.example"
 
@@ -149,7 +149,7 @@ class Acme(unittest.TestCase):
                                               os.path.join(self.dir, "key.pem"), www)
         try:
             r = run(["lab", "audit", f"127.0.0.1:{self.port}", "--reference", f"127.0.0.1:{nginx_port}", "--sni",
-                     NAME, "--timeout-ms", "3000"], timeout=300)
+                     NAME, "--timeout-ms", "3000"] + PROBE_JITTER, timeout=300)
         finally:
             nginx.terminate()
             nginx.wait(10)

@@ -15,7 +15,8 @@ import tempfile
 import time
 import unittest
 
-from harness import MIB, Origin, Process, curl, exchange, free_port, pattern, run, start_tls_site, tls_records
+from harness import (MIB, PROBE_JITTER, Origin, Process, curl, exchange, free_port, pattern, run, start_tls_site,
+                     tls_records)
 
 CULVERT = os.environ["CULVERT_BIN"]
 
@@ -109,7 +110,7 @@ class Borrow(unittest.TestCase):
         for replay in (fresh, used):
             r = subprocess.run([CULVERT, "lab", "probe", f"127.0.0.1:{self.port}", "--reference",
                                 f"127.0.0.1:{self.target_port}", "--sni", "localhost", "--replay", replay,
-                                "--timeout-ms", "3000"], capture_output=True, text=True, timeout=300)
+                                "--timeout-ms", "3000"] + PROBE_JITTER, capture_output=True, text=True, timeout=300)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("0 of ", r.stdout)
 

@@ -14,14 +14,14 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (Origin, Process, curl, free_port, init_server, make_test_ca, run, start_nginx,
+from harness import (PROBE_JITTER, Origin, Process, curl, free_port, init_server, make_test_ca, run, start_nginx,
                      start_stock_nginx, wait_for_port)
 
 REPORT_DIR = os.environ.get("CULVERT_LAB_REPORT_DIR")
 
 
 def audit(target, reference, *extra, timeout=600):
-    return run(["lab", "audit", target, "--reference", reference, "--timeout-ms", "3000"] + list(extra),
+    return run(["lab", "audit", target, "--reference", reference, "--timeout-ms", "3000"] + PROBE_JITTER + list(extra),
                timeout=timeout)
 
 
@@ -91,7 +91,7 @@ class TlsServerVsStockNginx(unittest.TestCase):
         keep_report("tls-long", r.stdout)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         probe = run(["lab", "probe", f"127.0.0.1:{self.port}", "--reference", f"127.0.0.1:{self.nginx_port}",
-                     "--long", "--timeout-ms", "2000"], timeout=300)
+                     "--long", "--timeout-ms", "2000"] + PROBE_JITTER, timeout=300)
         # nginx closes a silent connection after 60 s: the probe must see that close, not time out.
         line = [ln for ln in probe.stdout.splitlines() if ln.startswith("silence-75s")][0]
         self.assertRegex(line, r"silence-75s\s+FIN after 6\d{4} ms")
