@@ -2,7 +2,10 @@
 """Culvert against real peers, side by side in one run: bulk throughput both ways, CPU per GiB, time to
 first byte, memory per idle stream, 10,000 concurrent short requests on loopback; then bulk and a
 60-object page over an emulated China-abroad link (two network namespaces joined by `culvert lab link`:
-90 ms each way, 100 Mbit/s drop-tail bottleneck, 0 / 2 / 15 % loss server->client, fixed seed).
+90 ms each way, 100 Mbit/s drop-tail bottleneck, 0 / 2 / 15 % loss server->client, fixed seed). On the
+link every tool keeps its client through the rounds (Culvert's tunnel carries bulk, pages and a
+download while a page loads, with idle gaps), every round is reported against the plain download of
+the same round, and the server's TCP state (`ss -tinm`) during every download is saved under tcp/.
 
   bench/compare/run.sh                     # full run (about 30 minutes)
   bench/compare/compare.py --quick         # small sizes; asserts every byte arrived intact (the test)
@@ -179,16 +182,43 @@ def idle_streams(client, tool, origin, count):
     return result
 
 
-def congestion_seen(host, port, proc, seconds=5):
-    """Congestion control names on the server's connections from `port` while `proc` transfers."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proc.poll() is None:
-        out = host.run(["ss", "-tinH", "state", "established", f"( sport = :{port} )"], timeout=10, text=True)
-        names = {w for w in out.stdout.split() if w in ("bbr", "bbr2", "cubic", "reno", "vegas", "westwood", "htcp")}
-        if names:
-            return ",".join(sorted(names))
-        time.sleep(0.1)
-    return "?"
+def tcp_sampler(host, port, path, rows_entry=None, interval=0.5):
+    """`during` for curl_transfer: appends `ss -tinm` of the server's connections from `port` (cwnd,
+    pacing and delivery rates, BBR's estimates, retransmits, reordering, unsent bytes) to `path` every
+    `interval` s while the transfer runs, so the TCP state is saved next to the figures. The first
+    sample also names the congestion control in use."""
+    def sample(proc):
+        start = time.monotonic()
+        with open(path, "a") as f:
+            while proc.poll() is None:
+                out = host.run(["ss", "-tinmH", "state", "established", f"( sport = :{port} )"], timeout=10,
+                               text=True)
+                f.write(f"--- t={time.monotonic() - start:.1f}s\n{out.stdout}")
+                if rows_entry is not None and "congestion" not in rows_entry:
+                    names = {w for w in out.stdout.split() if w in ("bbr", "bbr2", "cubic", "reno", "htcp")}
+                    if names:
+                        rows_entry["congestion"] = ",".join(sorted(names))
+                time.sleep(interval)
+    return sample
+
+
+def download_during_page(host, tool, origin, url, a, files, bulk, sha):
+    """A download while a page loads on the same client (the user's evening: an update running while
+    they browse): returns (download seconds, page seconds, failures)."""
+    result = {}
+
+    def download():
+        try:
+            result["s"] = curl_transfer(host, tool, url, expect_sha=sha, expect_size=bulk, timeout=a.link_timeout)
+        except Failure as e:
+            print(f"  {e}", file=sys.stderr)
+    t = threading.Thread(target=download)
+    t.start()
+    time.sleep(0.5)  # the download is under way before the page starts
+    page = load(host, "page", tool, origin, "--target", f"{origin.host.addr}:{origin.port}", "--paths-file",
+                os.path.join(files, "page.txt"), "--parallel", "6", "--timeout", "60")
+    t.join()
+    return result.get("s"), page["seconds"], page["failed"] + (0 if "s" in result else 1)
 
 
 def median(values):
@@ -273,33 +303,44 @@ def emulated_link(a, binary, tmp, report):
                 for tool in selected(a, binary):
                     tool.start(link.client, link.server, origin, os.path.join(tmp, f"link-{loss:g}"))
                     started.append(tool)
-                rows = {t.name: {"download_s": [], "page_s": [], "failed": 0} for t in started}
+                rows = {t.name: {"download_s": [], "page_s": [], "mixed_download_s": [], "mixed_page_s": [],
+                                 "failed": 0} for t in started}
                 target = ["--target", f"{origin.host.addr}:{origin.port}"]
                 for tool in started:  # warm-up (tunnels up) and, on the first loss level, the small-object latency
                     r = load(link.client, "ttfb", tool, origin, *target, "--size", str(SMALL_SIZE), "--count",
                              str(a.link_ttfb if loss == a.loss[0] else 1), "--timeout", "60")
                     if loss == a.loss[0]:
                         rows[tool.name]["ttfb_ms"] = r["median_ms"]
+                tcp_dir = os.path.join(a.out, "tcp")
+                os.makedirs(tcp_dir, exist_ok=True)
+                url = f"http://{origin.host.addr}:{origin.port}/bulk"
+                # Every tool keeps its client for the whole loss level: from the second round on, Culvert
+                # runs on a tunnel that has already carried bulk transfers and pages, with idle gaps.
                 for rep in range(a.reps):
                     for tool in started:
-                        url = f"http://{origin.host.addr}:{origin.port}/bulk"
-                        # The first download also tells which congestion control the server side used.
+                        row = rows[tool.name]
                         port = tool.server_port if tool.pids else origin.port
-
-                        def sample(proc, name=tool.name, port=port):
-                            rows[name]["congestion"] = congestion_seen(link.server, port, proc)
-
+                        trace = os.path.join(tcp_dir, f"{tool.name.replace(' ', '-')}-loss{loss:g}-round{rep + 1}.txt")
                         try:
-                            rows[tool.name]["download_s"].append(curl_transfer(
+                            row["download_s"].append(curl_transfer(
                                 link.client, tool, url, expect_sha=sha, expect_size=bulk, timeout=a.link_timeout,
-                                during=sample if rep == 0 else None))
+                                during=tcp_sampler(link.server, port, trace, row)))
                         except Failure as e:
                             print(f"  {e}", file=sys.stderr)
-                            rows[tool.name]["failed"] += 1
+                            row["failed"] += 1
+                        time.sleep(a.gap)
                         page = load(link.client, "page", tool, origin, *target, "--paths-file",
                                     os.path.join(files, "page.txt"), "--parallel", "6", "--timeout", "60")
-                        rows[tool.name]["page_s"].append(page["seconds"])
-                        rows[tool.name]["failed"] += page["failed"]
+                        row["page_s"].append(page["seconds"])
+                        row["failed"] += page["failed"]
+                        time.sleep(a.gap)
+                        if a.mixed:
+                            d, p_s, failed = download_during_page(link.client, tool, origin, url, a, files, bulk, sha)
+                            if d is not None:
+                                row["mixed_download_s"].append(d)
+                            row["mixed_page_s"].append(p_s)
+                            row["failed"] += failed
+                            time.sleep(a.gap)
                     print(f"  link loss {loss:.0%} round {rep + 1}/{a.reps} done", file=sys.stderr, flush=True)
                 for tool in started:
                     r = rows[tool.name]
@@ -307,7 +348,11 @@ def emulated_link(a, binary, tmp, report):
                     entry[f"{loss:g}"] = {
                         "download_mib_s": bulk / MIB / median(r["download_s"]) if r["download_s"] else 0.0,
                         "page_s": median(r["page_s"]), "failed": r["failed"], "congestion": r.get("congestion"),
-                        "raw": {"download_s": r["download_s"], "page_s": r["page_s"]}}
+                        "mixed_download_mib_s": (bulk / MIB / median(r["mixed_download_s"])
+                                                 if r["mixed_download_s"] else None),
+                        "mixed_page_s": median(r["mixed_page_s"]),
+                        "raw": {"download_s": r["download_s"], "page_s": r["page_s"],
+                                "mixed_download_s": r["mixed_download_s"], "mixed_page_s": r["mixed_page_s"]}}
                     if "ttfb_ms" in r:
                         entry["ttfb_median_ms"] = r["ttfb_ms"]
             finally:
@@ -360,17 +405,31 @@ def markdown(report):
         losses = report["loss"]
         lines += ["", f"### Emulated link: {report['delay_ms']} ms each way, {report['rate_mbit']} Mbit/s, "
                   f"{report['queue_kib']} KiB drop-tail queue, loss server→client; {report['link_mib']} MiB body, "
-                  f"page of {report['page_objects']} objects over fresh connections (6 at a time)", "",
+                  f"page of {report['page_objects']} objects over fresh connections (6 at a time); every tool keeps "
+                  f"its client through a loss level's rounds, {report.get('gap_s', 0):g} s idle between transfers; "
+                  "mixed: a download while a page loads. TCP state of every download: `tcp/` next to this file", "",
                   f"| tool | server's congestion control | small object ms ({losses[0]:.0%} loss) | " +
                   " | ".join(f"MiB/s at {l:.0%}" for l in losses) + " | " +
-                  " | ".join(f"page s at {l:.0%}" for l in losses) + " | failures |",
-                  "|---|---|---:|" + "---:|" * (2 * len(losses)) + "---:|"]
+                  " | ".join(f"page s at {l:.0%}" for l in losses) + " | " +
+                  " | ".join(f"mixed MiB/s / page s at {l:.0%}" for l in losses) + " | failures |",
+                  "|---|---|---:|" + "---:|" * (3 * len(losses)) + "---:|"]
         for name, r in lk.items():
             per = [r.get(f"{l:g}", {}) for l in losses]
             lines.append(f"| {name} | {per[0].get('congestion') or '?'} | {fmt(r.get('ttfb_median_ms'))} | " +
                          " | ".join(fmt(p.get("download_mib_s"), 2) for p in per) + " | " +
                          " | ".join(fmt(p.get("page_s"), 2) for p in per) + " | " +
+                         " | ".join(f"{fmt(p.get('mixed_download_mib_s'), 2)} / {fmt(p.get('mixed_page_s'), 2)}"
+                                    for p in per) + " | " +
                          f"{sum(p.get('failed', 0) for p in per)} |")
+        lines += ["", "Every round (MiB/s; page s):", ""]
+        for name, r in lk.items():
+            for l in losses:
+                raw = r.get(f"{l:g}", {}).get("raw", {})
+                mib = report["link_mib"]
+                lines.append(f"- {name} at {l:.0%}: bulk " + ", ".join(f"{mib / x:.2f}" for x in raw.get("download_s", [])) +
+                             "; pages " + ", ".join(f"{x:.2f}" for x in raw.get("page_s", [])) +
+                             "; mixed " + ", ".join(f"{mib / x:.2f}" for x in raw.get("mixed_download_s", [])) +
+                             " / " + ", ".join(f"{x:.2f}" for x in raw.get("mixed_page_s", [])))
     lines += ["", "### Targets (ratios in this run)", ""] + targets(report)
     return "\n".join(lines) + "\n"
 
@@ -410,13 +469,35 @@ def targets(report):
                 ratio = lk["trojan"][l0]["page_s"] / lk[name][l0]["page_s"]
                 out.append(f"- {name} page at {losses[0]:.0%} loss: {ratio:.2f}× faster than trojan; target ≥ 2× — "
                            f"{'met' if ratio >= 2 else 'missed'}")
+            peers = [n for n in lk if not n.startswith("culvert") and n != "direct"]
             for l in losses:
-                if l == 0:
+                key = f"{l:g}"
+                mine_raw = lk[name][key]["raw"]["download_s"]
+                plain_raw = lk["direct"][key]["raw"]["download_s"]
+                if not mine_raw or not plain_raw:
                     continue
-                mine = lk[name][f"{l:g}"]["download_mib_s"]
-                plain = lk["direct"][f"{l:g}"]["download_mib_s"]
-                out.append(f"- {name} bulk at {l:.0%} loss: {mine:.2f} MiB/s vs plain HTTP download "
-                           f"{plain:.2f} MiB/s ({mine / plain:.2f}×); target ≥ 1× — {'met' if mine >= plain else 'missed'}")
+                # Round by round against the plain download of the same round (interleaved).
+                ratios = [p / m for m, p in zip(mine_raw, plain_raw)]
+                plain_median = median(plain_raw)
+                below_half = sum(1 for m in mine_raw if m > 2 * plain_median)
+                text = (f"- {name} bulk at {l:.0%} loss: per round {', '.join(f'{x:.2f}' for x in ratios)}× the plain "
+                        f"download (min {min(ratios):.2f}, median {median(ratios):.2f}); rounds below half the plain "
+                        f"median: {below_half}")
+                if l in (0.02, 0.05):
+                    met = min(ratios) >= 0.9 and median(ratios) >= 1.0 and below_half == 0
+                    text += f"; target every round ≥ 0.9×, median ≥ 1× — {'met' if met else 'missed'}"
+                elif l >= 0.1 and peers:
+                    best = max(peers, key=lambda p: lk[p][key]["download_mib_s"])
+                    mine = lk[name][key]["download_mib_s"]
+                    text += (f"; median {mine:.2f} vs best peer {best} {lk[best][key]['download_mib_s']:.2f} MiB/s — "
+                             f"{'met' if mine >= lk[best][key]['download_mib_s'] and below_half == 0 else 'missed'}")
+                out.append(text)
+                if peers:
+                    best = min(peers, key=lambda p: lk[p][key]["page_s"])
+                    ratio = lk[name][key]["page_s"] / lk[best][key]["page_s"]
+                    goal = 1.0 if l >= 0.1 else 0.7
+                    out.append(f"- {name} page at {l:.0%} loss: {ratio:.2f}× the best peer's time ({best}); target ≤ "
+                               f"{goal:g}× — {'met' if ratio <= goal else 'missed'}")
     return out
 
 
@@ -432,6 +513,10 @@ def main():
     p.add_argument("--bulk-mib", type=int, help="loopback bulk body size (default 1024, quick 32)")
     p.add_argument("--loss", help="comma-separated loss rates on the link (default 0,0.02,0.15; quick 0.02)")
     p.add_argument("--idle", help="comma-separated idle stream counts (default 1000,10000; quick 100)")
+    p.add_argument("--link-mib", type=int, help="link bulk body size (default 64, quick 2)")
+    p.add_argument("--gap", type=float, help="idle seconds between transfers on the link (default 3, quick 0.5)")
+    p.add_argument("--no-mixed", dest="mixed", action="store_false",
+                   help="skip the download-while-a-page-loads measurement on the link")
     a = p.parse_args()
     quick = a.quick
     a.reps = a.reps or (1 if quick else 3)
@@ -441,7 +526,8 @@ def main():
     # Quick: still more concurrent streams than one Culvert tunnel takes (4,096), so the pool's
     # spill-over into a second tunnel is exercised.
     a.burst = 5000 if quick else 10000
-    a.link_mib = 2 if quick else 16
+    a.link_mib = a.link_mib or (2 if quick else 64)
+    a.gap = a.gap if a.gap is not None else (0.5 if quick else 3.0)
     a.loss = [float(x) for x in a.loss.split(",")] if a.loss else ([0.02] if quick else [0.0, 0.02, 0.15])
     a.page_objects = 12 if quick else 60
     a.link_ttfb = 5 if quick else 20
@@ -455,7 +541,7 @@ def main():
     a.shm = tempfile.mkdtemp(prefix="culvert-compare-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     report = {"mode": "quick" if quick else "full", "reps": a.reps, "bulk_mib": a.bulk_mib, "idle": a.idle,
               "burst": a.burst, "loss": a.loss, "delay_ms": a.delay_ms, "rate_mbit": a.rate_mbit,
-              "queue_kib": a.queue_kib, "link_mib": a.link_mib, "page_objects": a.page_objects, "seed": a.seed,
+              "queue_kib": a.queue_kib, "link_mib": a.link_mib, "gap_s": a.gap, "page_objects": a.page_objects, "seed": a.seed,
               "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "kernel": platform.release(),
                           "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
               "loopback": {}, "link": {}}

