@@ -536,8 +536,13 @@ asio::awaitable<void> Session::read_loop() {
 asio::awaitable<void> Session::write_loop() {
   Bytes batch;
   for (;;) {
-    while (outbox_.empty() && !closed_) co_await outbox_ready_.wait();
+    bool waited = false;
+    while (outbox_.empty() && !closed_) {
+      waited = true;
+      co_await outbox_ready_.wait();
+    }
     if (closed_) co_return;
+    if (waited && options_.before_write_after_wait) options_.before_write_after_wait();
     // Writers stop adding at kMaxOutbox, so the outbox is taken whole (whole frames) and swapped,
     // never copied.
     batch.clear();

@@ -307,8 +307,11 @@ std::optional<User> Server::authenticate(ByteSpan preamble_bytes, const std::arr
   return **user;
 }
 
-asio::awaitable<void> Server::run_tunnel(ByteStreamPtr stream, ByteSpan after_preamble, const User& user) {
+asio::awaitable<void> Server::run_tunnel(ByteStreamPtr stream, ByteSpan after_preamble, const User& user,
+                                         int socket_fd) {
   mux::SessionOptions options;
+  // Downloads: this side sends. A download after an idle spell starts as on a fresh connection.
+  if (socket_fd >= 0) options.before_write_after_wait = [socket_fd] { restart_congestion_after_idle(socket_fd); };
   options.is_client = false;
   options.keepalive_interval = std::chrono::milliseconds(0);
   options.dead_after = std::chrono::milliseconds(90000);

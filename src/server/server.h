@@ -60,7 +60,9 @@ class Server {
   // handshake's hash); nothing for anyone else. Costs the same for known and unknown key ids.
   std::optional<User> authenticate(ByteSpan preamble, const std::array<std::uint8_t, 32>& binding);
   // Runs a user's tunnel on `stream` until it ends; `after_preamble` are bytes already read.
-  asio::awaitable<void> run_tunnel(ByteStreamPtr stream, ByteSpan after_preamble, const User& user);
+  // `socket_fd`: the TCP socket under the tunnel when it is this server's own (tls, borrow; not a
+  // CDN's connection shared by many), for per-tunnel socket tuning; -1 when there is none.
+  asio::awaitable<void> run_tunnel(ByteStreamPtr stream, ByteSpan after_preamble, const User& user, int socket_fd = -1);
   // A user may open one more tunnel (their own limit, the server's per-user and total limits).
   bool admit(const User& user);
 

@@ -21,6 +21,8 @@ struct DialedTunnel {
   // The channel binding the tunnel's auth preamble is made over (the TLS exporter). Empty when
   // the transport proved the user inside its own handshake (cdn): then no preamble is sent.
   std::optional<std::array<std::uint8_t, 32>> binding;
+  // The TCP socket under the tunnel, for per-tunnel tuning (core/congestion.h); -1 if none.
+  int socket_fd = -1;
 };
 
 class TunnelDialer {

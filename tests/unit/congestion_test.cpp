@@ -2,9 +2,15 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/inet_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
 
 namespace culvert {
 namespace {
@@ -54,6 +60,103 @@ TEST(CongestionControl, NonTcpSocketReadsAsEmpty) {
   Fd s(::socket(AF_INET, SOCK_DGRAM, 0));
   EXPECT_EQ(congestion_control_of(s.fd), "");
   EXPECT_EQ(congestion_control_of(-1), "");
+}
+
+// A connected loopback pair: `accepted` (the server's end) and `client`.
+struct Pair {
+  Fd listener{::socket(AF_INET, SOCK_STREAM, 0)};
+  Fd client{-1};
+  Fd accepted{-1};
+  Pair() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    if (::bind(listener.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener.fd, 1) != 0 || ::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&address), &size) != 0)
+      return;
+    client.fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(client.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return;
+    accepted.fd = ::accept(listener.fd, nullptr, nullptr);
+  }
+  // Sends `bytes` from the server's end while the client reads them all.
+  void transfer(std::size_t bytes) {
+    std::thread reader([&] {
+      std::vector<char> buffer(64 * 1024);
+      for (std::size_t got = 0; got < bytes;) {
+        auto n = ::read(client.fd, buffer.data(), buffer.size());
+        if (n <= 0) return;
+        got += static_cast<std::size_t>(n);
+      }
+    });
+    std::vector<char> data(bytes, 'x');
+    for (std::size_t sent = 0; sent < bytes;) {
+      auto n = ::write(accepted.fd, data.data() + sent, bytes - sent);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+    reader.join();
+  }
+};
+
+tcp_info info_of(int fd) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size);
+  return info;
+}
+
+tcp_bbr_info bbr_of(int fd) {
+  tcp_cc_info cc{};
+  socklen_t size = sizeof cc;
+  ::getsockopt(fd, IPPROTO_TCP, TCP_CC_INFO, &cc, &size);
+  return cc.bbr;
+}
+
+// Waits (bounded) until the kernel would treat the connection as idle: nothing in flight, last
+// data older than the RTO. Polls: the kernel raises no event for it.
+bool wait_idle(int fd) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto info = info_of(fd);
+    if (info.tcpi_unacked == 0 && static_cast<std::uint64_t>(info.tcpi_last_data_sent) * 1000 >= info.tcpi_rto)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// A long-lived tunnel's BBR forgets its stale bandwidth model after an idle spell and starts up as
+// a fresh connection would; while data is in flight or recent, nothing is touched.
+TEST(CongestionControl, BbrRestartsItsStartUpAfterAnIdleSpellOnly) {
+  Pair p;
+  ASSERT_GE(p.accepted.fd, 0);
+  if (apply_congestion_control(p.accepted.fd, "bbr") != "bbr") GTEST_SKIP() << "bbr not available here";
+  p.transfer(4 * 1024 * 1024);
+  // Just sent: not idle, left alone.
+  EXPECT_FALSE(restart_congestion_after_idle(p.accepted.fd));
+  auto before = bbr_of(p.accepted.fd);
+  EXPECT_GT(before.bbr_bw_lo | before.bbr_bw_hi, 0u) << "BBR measured no bandwidth";
+  ASSERT_TRUE(wait_idle(p.accepted.fd));
+  EXPECT_TRUE(restart_congestion_after_idle(p.accepted.fd));
+  EXPECT_EQ(congestion_control_of(p.accepted.fd), "bbr");
+  auto after = bbr_of(p.accepted.fd);
+  // bbr_init empties the bandwidth filter (and enters start-up, whose gains it sets on the next ACK).
+  EXPECT_EQ(after.bbr_bw_lo | after.bbr_bw_hi, 0u) << "the bandwidth model survived";
+  // The connection still carries data afterwards.
+  p.transfer(64 * 1024);
+  EXPECT_EQ(info_of(p.accepted.fd).tcpi_state, TCP_ESTABLISHED);
+}
+
+TEST(CongestionControl, OtherAlgorithmsAreNotRestarted) {
+  Pair p;
+  ASSERT_GE(p.accepted.fd, 0);
+  ASSERT_EQ(apply_congestion_control(p.accepted.fd, "reno"), "reno");
+  p.transfer(64 * 1024);
+  ASSERT_TRUE(wait_idle(p.accepted.fd));
+  EXPECT_FALSE(restart_congestion_after_idle(p.accepted.fd));
+  EXPECT_EQ(congestion_control_of(p.accepted.fd), "reno");
+  EXPECT_FALSE(restart_congestion_after_idle(-1));
 }
 
 }  // namespace

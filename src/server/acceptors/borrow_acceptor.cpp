@@ -124,7 +124,8 @@ asio::awaitable<void> BorrowAcceptor::handle(asio::ip::tcp::socket socket) {
       co_return;
     }
     shape->ticket_records = target_ticket_records_;
-    limit_unsent(socket.native_handle(), kTunnelUnsentLimit);
+    int fd = socket.native_handle();  // stays open as long as the stream that takes the socket
+    limit_unsent(fd, kTunnelUnsentLimit);
     auto tls = std::make_unique<tls13::ServerStream>(std::move(socket));
     ByteSpan rest(hello.raw.data() + hello.used, hello.raw.size() - hello.used);
     deadline.expires_after(config.handshake_timeout);
@@ -143,7 +144,7 @@ asio::awaitable<void> BorrowAcceptor::handle(asio::ip::tcp::socket socket) {
     if (!preamble || preamble->version != mux::kVersion || preamble->key_id != user->user.credential.key_id ||
         !tls::verify_preamble(*preamble, user->user.credential.secret, *exporter) || !server_.admit(user->user))
       co_return;
-    co_await server_.run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), user->user);
+    co_await server_.run_tunnel(std::move(tls), record.subspan(tls::kPreambleSize), user->user, fd);
   } catch (const std::exception& e) {
     spdlog::error("connection handler failed: {}", e.what());
   }

@@ -257,9 +257,10 @@ asio::awaitable<void> TlsAcceptor::handle(asio::ip::tcp::socket socket) {
           auto [sock, ssl_object] = conn.release();
           auto tls = std::make_unique<tls::TlsStream>(std::move(sock), ssl_object);
           tls->tune_for_bulk();
-          limit_unsent(tls->socket().native_handle(), kTunnelUnsentLimit);
+          int fd = tls->socket().native_handle();
+          limit_unsent(fd, kTunnelUnsentLimit);
           Bytes rest(first_bytes.begin() + tls::kPreambleSize, first_bytes.end());
-          co_await server_.run_tunnel(std::move(tls), rest, *user);
+          co_await server_.run_tunnel(std::move(tls), rest, *user, fd);
           co_return;
         }
       }

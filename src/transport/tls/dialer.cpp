@@ -40,6 +40,7 @@ asio::awaitable<Result<DialedTunnel>> TlsDialer::dial(std::chrono::steady_clock:
   auto socket = co_await connect_to_server(host_, port_, deadline, why);
   if (!socket) co_return fail(socket.error());
   auto stream = std::make_unique<tls13::ClientStream>(std::move(*socket), config_);
+  int fd = stream->socket().native_handle();
   asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
   auto hs = co_await (stream->handshake() || timer.async_wait(use_tuple));
   if (hs.index() == 1) {
@@ -84,6 +85,7 @@ asio::awaitable<Result<DialedTunnel>> TlsDialer::dial(std::chrono::steady_clock:
   DialedTunnel dialed;
   dialed.stream = std::move(carrier);
   dialed.binding = *exporter;
+  dialed.socket_fd = fd;
   co_return dialed;
 }
 
