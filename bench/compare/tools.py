@@ -189,8 +189,10 @@ class Culvert(Tool):
         link = made.stdout.strip().splitlines()[-1]
         self.spawn(server, [self.binary, "server", "run", "--dir", os.path.join(self.dir, "s"), "--log-level", "info"],
                    "server.log")
-        self.spawn(client, [self.binary, "client", link, "--listen", f"127.0.0.1:{self.socks_port}", "--profile", "none", "--log-level",
-                            "warn"], "client.log")
+        # CULVERT_BENCH_CLIENT_ARGS: extra client options to compare (e.g. "--streams-per-tunnel 2").
+        extra = os.environ.get("CULVERT_BENCH_CLIENT_ARGS", "").split()
+        self.spawn(client, [self.binary, "client", link, "--listen", f"127.0.0.1:{self.socks_port}", "--profile",
+                            "none", "--log-level", "warn"] + extra, "client.log")
 
 
     def launch_cdn(self, client, server, origin):
