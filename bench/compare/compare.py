@@ -2,12 +2,12 @@
 """Culvert against real peers, side by side in one run: bulk throughput both ways, CPU per GiB, time to
 first byte, memory per idle stream, 10,000 concurrent short requests on loopback; then bulk and a
 60-object page over an emulated China-abroad link (two network namespaces joined by `culvert lab link`:
-90 ms each way, 100 Mbit/s drop-tail bottleneck, 0 / 2 / 15 % loss server->client, fixed seed). On the
+90 ms each way, 100 Mbit/s drop-tail bottleneck, 0 / 2 / 5 / 15 % loss server->client, fixed seed). On the
 link every tool keeps its client through the rounds (Culvert's tunnel carries bulk, pages and a
 download while a page loads, with idle gaps), every round is reported against the plain download of
 the same round, and the server's TCP state (`ss -tinm`) during every download is saved under tcp/.
 
-  bench/compare/run.sh                     # full run (about 30 minutes)
+  bench/compare/run.sh                     # full run (about two hours)
   bench/compare/compare.py --quick         # small sizes; asserts every byte arrived intact (the test)
 
 Tools are measured interleaved (A B C A B C ...), medians of --reps. Prints Markdown and writes
@@ -511,7 +511,7 @@ def main():
     p.add_argument("--no-loopback", action="store_true")
     p.add_argument("--only", help="comma-separated name parts: run only the tools whose names contain one")
     p.add_argument("--bulk-mib", type=int, help="loopback bulk body size (default 1024, quick 32)")
-    p.add_argument("--loss", help="comma-separated loss rates on the link (default 0,0.02,0.15; quick 0.02)")
+    p.add_argument("--loss", help="comma-separated loss rates on the link (default 0,0.02,0.05,0.15; quick 0.02)")
     p.add_argument("--idle", help="comma-separated idle stream counts (default 1000,10000; quick 100)")
     p.add_argument("--link-mib", type=int, help="link bulk body size (default 64, quick 2)")
     p.add_argument("--gap", type=float, help="idle seconds between transfers on the link (default 3, quick 0.5)")
@@ -528,7 +528,7 @@ def main():
     a.burst = 5000 if quick else 10000
     a.link_mib = a.link_mib or (2 if quick else 64)
     a.gap = a.gap if a.gap is not None else (0.5 if quick else 3.0)
-    a.loss = [float(x) for x in a.loss.split(",")] if a.loss else ([0.02] if quick else [0.0, 0.02, 0.15])
+    a.loss = [float(x) for x in a.loss.split(",")] if a.loss else ([0.02] if quick else [0.0, 0.02, 0.05, 0.15])
     a.page_objects = 12 if quick else 60
     a.link_ttfb = 5 if quick else 20
     a.delay_ms, a.rate_mbit, a.queue_kib, a.seed, a.link_timeout = 90, 100, 1024, 1, 300

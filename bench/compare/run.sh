@@ -1,5 +1,5 @@
 #!/bin/sh
-# Full comparison run (about 30 minutes on 2 cores): loopback, then the emulated link (needs root).
+# Full comparison run (about two hours on 2 cores): loopback, then the emulated link (needs root).
 # Writes build/compare/results.{md,json}; copy the table into docs/performance.md with the date.
 set -e
 cd "$(dirname "$0")/../.."
