@@ -8,7 +8,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "core/await.h"
-#include "core/congestion.h"
+#include "core/congestion_watch.h"
 #include "crypto/crypto.h"
 #include "transport/registry.h"
 #include "transport/tls/auth.h"
@@ -86,9 +86,9 @@ asio::awaitable<Result<std::shared_ptr<mux::Session>>> TunnelPool::dial_tunnel()
   options.keepalive_interval = options_.keepalive_interval;
   options.dead_after = options_.dead_after;
   options.padding = options_.padding;
-  // Uploads: this side sends. An upload after an idle spell starts as on a fresh connection.
+  // Uploads: this side sends; tended as the server tends downloads (core/congestion_watch.h).
   if (int fd = dialed->socket_fd; fd >= 0)
-    options.before_write_after_wait = [fd] { restart_congestion_after_idle(fd); };
+    options.before_write = [watch = std::make_shared<CongestionWatch>(fd)](bool waited) { watch->on_write(waited); };
   auto session = mux::Session::create(executor_, std::move(dialed->stream), options);
   // The user's proof over the transport's binding; a transport that proved the user in its own
   // handshake (cdn) has none and sends none.

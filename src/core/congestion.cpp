@@ -31,7 +31,11 @@ bool restart_congestion_after_idle(int fd) {
   if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return false;
   // The kernel's own idle test (tcp_event_data_sent): nothing in flight, last data older than the RTO.
   bool idle = info.tcpi_unacked == 0 && static_cast<std::uint64_t>(info.tcpi_last_data_sent) * 1000 >= info.tcpi_rto;
-  if (!idle || congestion_control_of(fd) != "bbr") return false;
+  return idle && restart_congestion(fd);
+}
+
+bool restart_congestion(int fd) {
+  if (fd < 0 || congestion_control_of(fd) != "bbr") return false;
   static constexpr char kReno[] = "reno", kBbr[] = "bbr";
   if (::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, kReno, sizeof kReno - 1) != 0) return false;
   ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, kBbr, sizeof kBbr - 1);

@@ -32,4 +32,8 @@ inline constexpr int kTunnelUnsentLimit = 512 * 1024;
 // follows a wait for data (one getsockopt when the connection is busy).
 bool restart_congestion_after_idle(int fd);
 
+// Re-initialises BBR on `fd` now (nothing else: other algorithms are left alone). Returns whether it
+// did. See core/congestion_watch.h for when.
+bool restart_congestion(int fd);
+
 }  // namespace culvert

@@ -542,7 +542,7 @@ asio::awaitable<void> Session::write_loop() {
       co_await outbox_ready_.wait();
     }
     if (closed_) co_return;
-    if (waited && options_.before_write_after_wait) options_.before_write_after_wait();
+    if (options_.before_write) options_.before_write(waited);
     // Writers stop adding at kMaxOutbox, so the outbox is taken whole (whole frames) and swapped,
     // never copied.
     batch.clear();

@@ -58,9 +58,9 @@ struct SessionOptions {
   // Counts transport bytes against an allowance (the user's quota), before a write and after a
   // read; false closes the tunnel (Errc::auth_failed), so a quota is overshot by at most one read.
   std::function<bool(std::uint64_t)> charge;
-  // Called before a write that follows a wait for something to send (the tunnel may have sat
-  // idle): the owner re-arms the socket under it (core/congestion.h restart_congestion_after_idle).
-  std::function<void()> before_write_after_wait;
+  // Called before every write, with whether the writer waited for something to send first (the
+  // tunnel may have sat idle): the owner tends the socket under it (core/congestion_watch.h).
+  std::function<void(bool waited)> before_write;
 };
 
 struct StreamState;

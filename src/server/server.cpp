@@ -10,6 +10,7 @@
 #include <asio/use_awaitable.hpp>
 #include "core/await.h"
 #include "core/congestion.h"
+#include "core/congestion_watch.h"
 #include "core/file.h"
 
 #include <openssl/crypto.h>
@@ -310,8 +311,13 @@ std::optional<User> Server::authenticate(ByteSpan preamble_bytes, const std::arr
 asio::awaitable<void> Server::run_tunnel(ByteStreamPtr stream, ByteSpan after_preamble, const User& user,
                                          int socket_fd) {
   mux::SessionOptions options;
-  // Downloads: this side sends. A download after an idle spell starts as on a fresh connection.
-  if (socket_fd >= 0) options.before_write_after_wait = [socket_fd] { restart_congestion_after_idle(socket_fd); };
+  // Downloads: this side sends. A download after an idle spell, or one that start-up left on a
+  // low estimate, gets a fresh start-up (core/congestion_watch.h).
+  if (socket_fd >= 0) {
+    options.before_write = [watch = std::make_shared<CongestionWatch>(socket_fd)](bool waited) {
+      watch->on_write(waited);
+    };
+  }
   options.is_client = false;
   options.keepalive_interval = std::chrono::milliseconds(0);
   options.dead_after = std::chrono::milliseconds(90000);

@@ -1,4 +1,5 @@
 #include "core/congestion.h"
+#include "core/congestion_watch.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -157,6 +158,25 @@ TEST(CongestionControl, OtherAlgorithmsAreNotRestarted) {
   EXPECT_FALSE(restart_congestion_after_idle(p.accepted.fd));
   EXPECT_EQ(congestion_control_of(p.accepted.fd), "reno");
   EXPECT_FALSE(restart_congestion_after_idle(-1));
+}
+
+// The watch a tunnel's session calls before each write: after an idle spell it restarts BBR (and
+// counts it); on a busy connection that has just started up it leaves the algorithm alone.
+TEST(CongestionWatch, RestartsAfterIdleAndLeavesAFreshTransferAlone) {
+  Pair p;
+  ASSERT_GE(p.accepted.fd, 0);
+  if (apply_congestion_control(p.accepted.fd, "bbr") != "bbr") GTEST_SKIP() << "bbr not available here";
+  CongestionWatch watch(p.accepted.fd);
+  p.transfer(4 * 1024 * 1024);
+  watch.on_write(false);
+  watch.on_write(true);  // waited, but data was sent a moment ago: not idle
+  EXPECT_EQ(watch.restarts(), 0u);
+  ASSERT_TRUE(wait_idle(p.accepted.fd));
+  watch.on_write(true);
+  EXPECT_EQ(watch.restarts(), 1u);
+  EXPECT_EQ(congestion_control_of(p.accepted.fd), "bbr");
+  auto after = bbr_of(p.accepted.fd);
+  EXPECT_EQ(after.bbr_bw_lo | after.bbr_bw_hi, 0u);
 }
 
 }  // namespace
