@@ -20,6 +20,7 @@
 #include "lab/flow.h"
 #include "lab/probe_set.h"
 #include "lab/prober.h"
+#include "lab/quic_initial.h"
 #include "lab/reaction.h"
 #include "link/share_link.h"
 #include "tls13/borrow_auth.h"
@@ -67,11 +68,35 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
   return 0;
 }
 
-int lab_fingerprint(const std::string& hello_file) {
-  auto bytes = read_file(hello_file);
-  if (!bytes) {
-    std::cerr << "culvert: cannot read " << hello_file << "\n";
-    return 1;
+int lab_fingerprint(const std::vector<std::string>& files) {
+  std::vector<std::string> contents;
+  for (const auto& name : files) {
+    auto bytes = read_file(name);
+    if (!bytes) {
+      std::cerr << "culvert: cannot read " << name << "\n";
+      return 1;
+    }
+    contents.push_back(std::move(*bytes));
+  }
+  const std::string& hello_file = files.front();
+  const std::string* bytes = &contents.front();
+  // A QUIC long header (form and fixed bits set) cannot start a TLS record (0x16).
+  if (!bytes->empty() && (static_cast<std::uint8_t>((*bytes)[0]) & 0xc0) == 0xc0) {
+    std::vector<ByteSpan> datagrams;
+    for (const auto& c : contents) datagrams.push_back(as_bytes(c));
+    auto initial = lab::read_client_initial(datagrams);
+    if (!initial) {
+      std::cerr << "culvert: no complete QUIC ClientHello in these datagrams (" << initial.error().message() << ")\n";
+      return 2;
+    }
+    std::cout << "sni  " << initial->hello.sni << "\nja4  " << lab::ja4(initial->hello) << "\nja4_r "
+              << lab::ja4_raw(initial->hello) << "\nquic " << lab::quic_fingerprint(*initial) << "\npackets "
+              << initial->packets.size() << " Initial(s), version " << initial->packets.front().version << "\n";
+    return 0;
+  }
+  if (files.size() > 1) {
+    std::cerr << "culvert: several files are read as QUIC datagrams; " << hello_file << " is not one\n";
+    return 2;
   }
   auto hello = lab::parse_client_hello(as_bytes(*bytes));
   if (!hello) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "lab/link_emulator.h"
 #include "lab/relay.h"
@@ -17,7 +18,8 @@ struct LabRelayArgs {
 };
 
 int lab_classify(const std::string& flow_file, const std::string& blocklist_file);
-int lab_fingerprint(const std::string& hello_file);
+// One file: a TLS ClientHello (records) or a QUIC datagram; several: a QUIC client's datagrams.
+int lab_fingerprint(const std::vector<std::string>& files);
 int lab_relay(LabRelayArgs args);
 
 struct LabProbeArgs {

@@ -115,8 +115,14 @@ int main(int argc, char** argv) {
   auto* classify_cmd = lab->add_subcommand("classify", "Run the passive rules over a recorded flow file");
   classify_cmd->add_option("flow", file, "Flow file (as written by lab relay --record)")->required();
   classify_cmd->add_option("--blocklist", blocklist, "Blocked names, one per line");
-  auto* fingerprint_cmd = lab->add_subcommand("fingerprint", "Print SNI, JA3 and JA4 of a raw ClientHello");
-  fingerprint_cmd->add_option("file", file, "Raw TLS record bytes starting with a ClientHello")->required();
+  std::vector<std::string> fingerprint_files;
+  auto* fingerprint_cmd = lab->add_subcommand(
+      "fingerprint", "Print SNI, JA3 and JA4 of a raw ClientHello, or of a QUIC client's first datagrams");
+  fingerprint_cmd
+      ->add_option("files", fingerprint_files,
+                   "Raw TLS record bytes starting with a ClientHello, or the UDP datagrams a QUIC client sent first, "
+                   "in order (one file each)")
+      ->required();
   std::string fetch_url, fetch_connect;
   int fetch_timeout_ms = 10000;
   auto* fetch_cmd =
@@ -199,7 +205,7 @@ int main(int argc, char** argv) {
   if (cover_files_cmd->parsed()) return lab_cover_files(cover_dir);
 
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
-  if (fingerprint_cmd->parsed()) return lab_fingerprint(file);
+  if (fingerprint_cmd->parsed()) return lab_fingerprint(fingerprint_files);
   if (fetch_cmd->parsed()) return lab_fetch(fetch_url, fetch_connect, fetch_timeout_ms);
   if (borrow_hello_cmd->parsed()) return lab_borrow_hello(link, file);
   if (relay_cmd->parsed()) return lab_relay(relay_args);

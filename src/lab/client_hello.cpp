@@ -91,8 +91,19 @@ Result<ClientHello> parse_client_hello(ByteSpan stream) {
       if (message.size() >= need + 4) break;
     }
   }
+  auto parsed = parse_client_hello_message(ByteSpan(message).first(need + 4));
+  if (parsed) parsed->record_version = hello.record_version;
+  return parsed;
+}
+
+Result<ClientHello> parse_client_hello_message(ByteSpan message) {
+  if (message.size() < 4) return fail(Errc::truncated);
+  if (message[0] != 0x01) return fail(Errc::malformed);
+  std::size_t need = (static_cast<std::size_t>(message[1]) << 16) | (message[2] << 8) | message[3];
+  if (message.size() < need + 4) return fail(Errc::truncated);
+  ClientHello hello;
   hello.handshake_length = need;
-  Reader r(ByteSpan(message).subspan(4, need));
+  Reader r(message.subspan(4, need));
   auto legacy = r.u16();
   if (!legacy || !r.take(32)) return fail(Errc::malformed);
   hello.legacy_version = *legacy;
@@ -154,6 +165,9 @@ Result<ClientHello> parse_client_hello(ByteSpan stream) {
         }
         break;
       }
+      case 0x0039:  // quic_transport_parameters (RFC 9001 §8.2)
+        hello.quic_transport_parameters.assign(data->begin(), data->end());
+        break;
       default:
         break;
     }
@@ -228,7 +242,7 @@ Ja4Parts ja4_parts(const ClientHello& h) {
       alpn = {hex.front(), hex.back()};
     }
   }
-  p.a = "t" + v + (h.sni.empty() ? "i" : "d") + counts + alpn;
+  p.a = (h.over_quic ? "q" : "t") + v + (h.sni.empty() ? "i" : "d") + counts + alpn;
   std::sort(ciphers.begin(), ciphers.end());
   std::vector<std::string> c;
   for (auto x : ciphers) c.push_back(hex4(x));

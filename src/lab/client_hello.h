@@ -25,13 +25,18 @@ struct ClientHello {
   std::vector<std::string> alpn;
   std::string sni;
   std::size_t handshake_length = 0;  // the ClientHello message body
+  Bytes quic_transport_parameters;   // extension 0x39, raw (empty over TCP)
+  bool over_quic = false;            // carried in QUIC CRYPTO frames: JA4 starts with 'q'
 };
 
 // Parses a ClientHello from the start of a client's byte stream (one or more TLS records).
 // Errc::truncated if the stream ends inside it, Errc::malformed if it is not a ClientHello.
 Result<ClientHello> parse_client_hello(ByteSpan stream);
 
-// Assembles a handshake message body from the TLS records at the start of `stream`, or nullopt.
+// Parses a bare ClientHello handshake message (type, 24-bit length, body), as QUIC carries it in
+// CRYPTO frames. Errc::truncated if `message` is shorter than its length says.
+Result<ClientHello> parse_client_hello_message(ByteSpan message);
+
 bool is_grease(std::uint16_t value);
 
 std::string ja3_string(const ClientHello& hello);

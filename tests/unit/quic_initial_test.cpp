@@ -1,0 +1,140 @@
+// The lab opens QUIC Initials as a censor does. Chromium's own first flights
+// (lab/data/quic/README.md) are the reference: the AEAD tag of every packet only verifies with
+// the right Initial keys, so opening them checks the key derivation and header protection against
+// an implementation we did not write.
+#include "lab/quic_initial.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+namespace culvert::lab {
+namespace {
+
+Bytes capture(const std::string& name) {
+  auto path = std::filesystem::path(CULVERT_SOURCE_DIR) / "lab" / "data" / "quic" / name;
+  std::ifstream in(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<Bytes> connection(const std::string& id, int datagrams) {
+  std::vector<Bytes> out;
+  for (int i = 1; i <= datagrams; ++i)
+    out.push_back(capture("chromium-156.0.8078.129-" + id + "-" + std::to_string(i) + ".bin"));
+  return out;
+}
+
+Result<QuicClientInitial> read(const std::vector<Bytes>& datagrams) {
+  std::vector<ByteSpan> spans(datagrams.begin(), datagrams.end());
+  return read_client_initial(spans);
+}
+
+TEST(QuicInitial, OpensChromiumsFirstPacketAndReadsItsHeader) {
+  auto datagram = capture("chromium-156.0.8078.129-conn1-1.bin");
+  ASSERT_EQ(datagram.size(), 1250u);
+  auto packet = open_client_initial(datagram);
+  ASSERT_TRUE(packet) << packet.error().message();
+  EXPECT_EQ(packet->version, kQuicV1);
+  EXPECT_EQ(packet->destination_id.size(), 8u);
+  EXPECT_TRUE(packet->source_id.empty());
+  EXPECT_TRUE(packet->token.empty());
+  EXPECT_EQ(packet->packet_number, 1u);  // Chromium numbers from 1
+  EXPECT_EQ(packet->packet_size, 1250u);
+  EXPECT_FALSE(packet->crypto.empty());
+  EXPECT_GT(packet->padding_bytes, 0u);
+  // Chaos protection: PING frames among the CRYPTO frames.
+  EXPECT_NE(std::find(packet->frame_types.begin(), packet->frame_types.end(), 0x01u), packet->frame_types.end());
+}
+
+// The ClientHello does not fit one packet (ML-KEM key share): a censor must reassemble CRYPTO
+// frames across packets, by offset, as the GFW does.
+TEST(QuicInitial, ReassemblesTheClientHelloAcrossPacketsAndReadsTheSni) {
+  auto first_only = read(connection("conn1", 1));
+  EXPECT_FALSE(first_only);
+  EXPECT_EQ(first_only.error(), Errc::truncated);
+
+  auto initial = read(connection("conn1", 6));
+  ASSERT_TRUE(initial) << initial.error().message();
+  EXPECT_EQ(initial->hello.sni, "quic.example.test");
+  EXPECT_EQ(initial->hello.alpn, std::vector<std::string>{"h3"});
+  EXPECT_EQ(initial->hello.handshake_length + 4, 1944u);
+  EXPECT_EQ(initial->packets.size(), 6u);  // the close (6) is an Initial too
+  auto fingerprint = ja4(initial->hello);
+  EXPECT_EQ(fingerprint.substr(0, 4), "q13d") << fingerprint;
+  EXPECT_EQ(fingerprint.substr(8, 2), "h3") << fingerprint;
+
+  auto other = read(connection("conn2", 2));
+  ASSERT_TRUE(other) << other.error().message();
+  EXPECT_EQ(other->hello.sni, "www.example.org");
+}
+
+// What identifies the software is the same on two connections, though the framing differs.
+TEST(QuicInitial, ChromiumsFingerprintIsStableAcrossConnections) {
+  auto a = read(connection("conn1", 2));
+  auto b = read(connection("conn2", 2));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(quic_fingerprint(*a), quic_fingerprint(*b));
+  EXPECT_NE(a->packets[0].frame_types, b->packets[0].frame_types) << "expected Chromium to frame each connection anew";
+  std::vector<std::uint64_t> order_a, order_b;
+  for (const auto& p : a->transport_parameters) order_a.push_back(p.id);
+  for (const auto& p : b->transport_parameters) order_b.push_back(p.id);
+  EXPECT_NE(order_a, order_b) << "expected Chromium to shuffle its transport parameters";
+  std::set<std::uint64_t> ids;
+  bool grease = false;
+  for (const auto& p : a->transport_parameters) {
+    ids.insert(p.id);
+    grease = grease || is_grease_transport_parameter(p.id);
+  }
+  EXPECT_TRUE(grease) << quic_fingerprint(*a);
+  for (std::uint64_t id : {0x01u, 0x04u, 0x05u, 0x06u, 0x07u, 0x08u, 0x09u, 0x0fu})
+    EXPECT_TRUE(ids.count(id)) << "transport parameter " << id << " missing: " << quic_fingerprint(*a);
+}
+
+TEST(QuicInitial, EveryTruncationIsAnErrorNotACrash) {
+  auto datagram = capture("chromium-156.0.8078.129-conn1-1.bin");
+  for (std::size_t n = 0; n < datagram.size(); ++n) {
+    auto packet = open_client_initial(ByteSpan(datagram).first(n));
+    EXPECT_FALSE(packet) << n;
+  }
+}
+
+TEST(QuicInitial, AChangedByteFailsTheTagAndOtherPacketsAreNotInitials) {
+  auto datagram = capture("chromium-156.0.8078.129-conn1-1.bin");
+  auto changed = datagram;
+  changed[600] ^= 0x01;
+  auto opened = open_client_initial(changed);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), Errc::malformed);
+
+  auto other_version = datagram;
+  other_version[4] = 0x02;
+  EXPECT_EQ(open_client_initial(other_version).error(), Errc::unsupported);
+  auto handshake_type = datagram;
+  handshake_type[0] = static_cast<std::uint8_t>((handshake_type[0] & 0xcf) | 0x20);
+  EXPECT_EQ(open_client_initial(handshake_type).error(), Errc::unsupported);
+  auto short_header = datagram;
+  short_header[0] = 0x40;
+  EXPECT_EQ(open_client_initial(short_header).error(), Errc::unsupported);
+  Bytes tls = {0x16, 0x03, 0x01, 0x02, 0x00};
+  EXPECT_FALSE(open_client_initial(tls));
+}
+
+TEST(QuicInitial, TransportParametersRejectTruncatedValues) {
+  Bytes good = {0x01, 0x02, 0x40, 0x64, 0x04, 0x00};
+  auto parsed = parse_transport_parameters(good);
+  ASSERT_TRUE(parsed);
+  ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].id, 1u);
+  EXPECT_EQ((*parsed)[1].value.size(), 0u);
+  Bytes truncated = {0x01, 0x05, 0x40};
+  EXPECT_FALSE(parse_transport_parameters(truncated));
+  EXPECT_TRUE(is_grease_transport_parameter(27));
+  EXPECT_TRUE(is_grease_transport_parameter(27 + 31 * 1000));
+  EXPECT_FALSE(is_grease_transport_parameter(0x0f));
+}
+
+}  // namespace
+}  // namespace culvert::lab
