@@ -355,6 +355,12 @@ def emulated_link(a, binary, tmp, report):
                                 "mixed_download_s": r["mixed_download_s"], "mixed_page_s": r["mixed_page_s"]}}
                     if "ttfb_ms" in r:
                         entry["ttfb_median_ms"] = r["ttfb_ms"]
+                    print(f"  {tool.name} at {loss:.0%}: bulk " +
+                          ", ".join(f"{bulk / MIB / x:.2f}" for x in r["download_s"]) + " MiB/s; pages " +
+                          ", ".join(f"{x:.2f}" for x in r["page_s"]) + " s", file=sys.stderr, flush=True)
+                # A run cut short keeps the loss levels it finished.
+                with open(os.path.join(a.out, "link-partial.json"), "w") as f:
+                    json.dump(report["link"], f, indent=1)
             finally:
                 for tool in started:
                     tool.stop()
