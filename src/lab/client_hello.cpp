@@ -67,8 +67,7 @@ Result<ClientHello> parse_client_hello(ByteSpan stream) {
   // Reassemble the handshake message from consecutive handshake records.
   Bytes message;
   Reader records(stream);
-  ClientHello hello;
-  bool first = true;
+  std::optional<std::uint16_t> record_version;  // the first record's
   std::size_t need = 0;
   while (true) {
     if (records.remaining() == 0) return fail(Errc::truncated);
@@ -77,13 +76,9 @@ Result<ClientHello> parse_client_hello(ByteSpan stream) {
     auto length = records.u16();
     if (!length) return fail(Errc::truncated);
     if (*type != 0x16 || (*version >> 8) != 0x03) return fail(Errc::malformed);
-    if (first) hello.record_version = *version;
-    first = false;
+    if (!record_version) record_version = *version;
     auto body = records.take(*length);
-    if (!body) {
-      message.insert(message.end(), records.rest().begin(), records.rest().end());
-      return fail(Errc::truncated);
-    }
+    if (!body) return fail(Errc::truncated);
     message.insert(message.end(), body->begin(), body->end());
     if (message.size() >= 4) {
       if (message[0] != 0x01) return fail(Errc::malformed);
@@ -92,7 +87,7 @@ Result<ClientHello> parse_client_hello(ByteSpan stream) {
     }
   }
   auto parsed = parse_client_hello_message(ByteSpan(message).first(need + 4));
-  if (parsed) parsed->record_version = hello.record_version;
+  if (parsed) parsed->record_version = *record_version;
   return parsed;
 }
 

@@ -183,7 +183,8 @@ Result<QuicInitialPacket> open_client_initial(ByteSpan datagram) {
     header.push_back(b);
     pn = (pn << 8) | b;
   }
-  // A client's first packets are numbered from 0, so the truncated number is the whole number.
+  // A client's first packets carry small numbers (Chromium starts at 1), so the truncated number is
+  // the whole number.
   packet.packet_number = pn;
   packet.packet_number_length = pn_length;
   auto payload = open_payload(*keys, pn, header, datagram.subspan(pn_offset + pn_length, *length - pn_length));
