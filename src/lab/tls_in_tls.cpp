@@ -83,12 +83,24 @@ Verdict tls_in_tls_verdict(const Flow& flow) {
     v.reason = "fewer than three application-data bursts";
     return v;
   }
-  bool hello_sized = bursts[0].plaintext >= 250 && bursts[0].plaintext <= 3000;
-  bool flight_sized = bursts[1].plaintext >= 600;
-  std::snprintf(buf, sizeof buf, "first bursts %zu (client) / %zu (server) / %zu (client) bytes, %.1f round trips",
-                bursts[0].plaintext, bursts[1].plaintext, bursts[2].plaintext, round_trips);
+  // A proxy may send its own request header alone before the inner ClientHello reaches it, and the
+  // outer server's session tickets can land in between (trojan does both, depending on timing). So
+  // the inner handshake may start at a later client burst, as long as everything before it is
+  // small: headers under a ClientHello's size, server records under a handshake flight's.
+  auto hello_sized = [&](std::size_t i) { return bursts[i].plaintext >= 250 && bursts[i].plaintext <= 3000; };
+  std::size_t start = 0;
+  while (start + 4 < bursts.size() && start < 4 && !hello_sized(start) && bursts[start].plaintext < 250 &&
+         bursts[start + 1].plaintext < 600)
+    start += 2;
+  bool flight_sized = bursts[start + 1].plaintext >= 600;
+  int used =
+      std::snprintf(buf, sizeof buf, "first bursts %zu (client) / %zu (server) / %zu (client) bytes, %.1f round trips",
+                    bursts[start].plaintext, bursts[start + 1].plaintext, bursts[start + 2].plaintext, round_trips);
+  if (start > 0 && used > 0 && static_cast<std::size_t>(used) < sizeof buf)
+    std::snprintf(buf + used, sizeof buf - static_cast<std::size_t>(used), ", after %zu small leading bursts", start);
   v.reason = buf;
-  if (hello_sized && flight_sized) {
+  bool hello = hello_sized(start);
+  if (hello && flight_sized) {
     v.outcome = Outcome::flag;
     v.reason = "inner TLS handshake pattern: " + v.reason;
   }

@@ -134,6 +134,20 @@ TEST(TlsInTls, FlagsAnInnerHandshakeShape) {
   EXPECT_EQ(v.outcome, Outcome::flag) << v.reason;
 }
 
+TEST(TlsInTls, FlagsAnInnerHandshakeBehindAProxyHeaderSentAlone) {
+  // trojan: its 68-byte request header leaves before the inner ClientHello reaches it, and the
+  // outer server's 57-byte ticket lands in between.
+  Flow f = outer_handshake();
+  f.push_back({Direction::client_to_server, 5, record(0x17, 68 + 17)});
+  f.push_back({Direction::server_to_client, 6, record(0x17, 57 + 17)});
+  f.push_back({Direction::client_to_server, 7, record(0x17, 517 + 17)});
+  f.push_back({Direction::server_to_client, 8, record(0x17, 3000)});
+  f.push_back({Direction::client_to_server, 9, record(0x17, 80)});
+  auto v = tls_in_tls_verdict(f);
+  EXPECT_EQ(v.outcome, Outcome::flag) << v.reason;
+  EXPECT_NE(v.reason.find("after 2 small leading bursts"), std::string::npos) << v.reason;
+}
+
 TEST(TlsInTls, PassesPlainRequestResponse) {
   Flow f = outer_handshake();
   f.push_back({Direction::client_to_server, 5, record(0x17, 120)});  // an HTTP request
