@@ -84,20 +84,21 @@ Verdict tls_in_tls_verdict(const Flow& flow) {
     return v;
   }
   // A proxy may send its own request header alone before the inner ClientHello reaches it, and the
-  // outer server's session tickets can land in between (trojan does both, depending on timing). So
-  // the inner handshake may start at a later client burst, as long as everything before it is
-  // small: headers under a ClientHello's size, server records under a handshake flight's.
+  // outer server's session ticket can land in between (trojan does both, depending on timing). So
+  // the inner handshake may start at the second client burst when the first exchange is that pair:
+  // a header under 100 bytes and a server record under 100 bytes (a stateful TLS 1.3 ticket). Not
+  // more: an HTTP/2 connection's opening SETTINGS exchange is larger, and browsing over it is
+  // not to be read as a handshake inside.
   auto hello_sized = [&](std::size_t i) { return bursts[i].plaintext >= 250 && bursts[i].plaintext <= 3000; };
   std::size_t start = 0;
-  while (start + 4 < bursts.size() && start < 4 && !hello_sized(start) && bursts[start].plaintext < 250 &&
-         bursts[start + 1].plaintext < 600)
-    start += 2;
+  if (bursts.size() >= 5 && bursts[0].plaintext < 100 && bursts[1].plaintext < 100) start = 2;
   bool flight_sized = bursts[start + 1].plaintext >= 600;
   int used =
       std::snprintf(buf, sizeof buf, "first bursts %zu (client) / %zu (server) / %zu (client) bytes, %.1f round trips",
                     bursts[start].plaintext, bursts[start + 1].plaintext, bursts[start + 2].plaintext, round_trips);
   if (start > 0 && used > 0 && static_cast<std::size_t>(used) < sizeof buf)
-    std::snprintf(buf + used, sizeof buf - static_cast<std::size_t>(used), ", after %zu small leading bursts", start);
+    std::snprintf(buf + used, sizeof buf - static_cast<std::size_t>(used),
+                  ", after a %zu-byte header and a %zu-byte ticket", bursts[0].plaintext, bursts[1].plaintext);
   v.reason = buf;
   bool hello = hello_sized(start);
   if (hello && flight_sized) {
