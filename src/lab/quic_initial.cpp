@@ -1,20 +1,16 @@
 #include "lab/quic_initial.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <memory>
 #include <optional>
 
-#include "tls13/key_schedule.h"
+#include "quic/packet_protection.h"
 
 namespace culvert::lab {
 namespace {
 
 constexpr std::size_t kMaxCryptoBytes = 64 * 1024;
-constexpr std::size_t kTagSize = 16;
-constexpr std::size_t kSampleSize = 16;
 
 // A QUIC variable-length integer (RFC 9000 §16).
 std::optional<std::uint64_t> varint(Reader& r) {
@@ -28,71 +24,6 @@ std::optional<std::uint64_t> varint(Reader& r) {
     value = (value << 8) | *b;
   }
   return value;
-}
-
-struct InitialKeys {
-  Bytes key, iv, hp;
-};
-
-// The client's Initial keys for `version` (RFC 9001 §5.2, RFC 9369 §3.3.1).
-std::optional<InitialKeys> client_initial_keys(std::uint32_t version, ByteSpan destination_id) {
-  static const std::uint8_t kSaltV1[] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
-                                         0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a};
-  static const std::uint8_t kSaltV2[] = {0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
-                                         0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9};
-  const auto* suite = tls13::find_cipher_suite(0x1301);  // Initials: AES-128-GCM with SHA-256
-  if (!suite) return std::nullopt;
-  bool v2 = version == kQuicV2;
-  ByteSpan salt = v2 ? ByteSpan(kSaltV2) : ByteSpan(kSaltV1);
-  Bytes initial = tls13::hkdf_extract(*suite, salt, destination_id);
-  Bytes client = tls13::hkdf_expand_label(*suite, initial, "client in", {}, 32);
-  InitialKeys keys;
-  keys.key = tls13::hkdf_expand_label(*suite, client, v2 ? "quicv2 key" : "quic key", {}, 16);
-  keys.iv = tls13::hkdf_expand_label(*suite, client, v2 ? "quicv2 iv" : "quic iv", {}, 12);
-  keys.hp = tls13::hkdf_expand_label(*suite, client, v2 ? "quicv2 hp" : "quic hp", {}, 16);
-  return keys;
-}
-
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
-
-// AES-128-ECB of the 16-byte sample: the header protection mask (RFC 9001 §5.4.3).
-std::optional<std::array<std::uint8_t, 16>> protection_mask(ByteSpan hp, ByteSpan sample) {
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
-  std::array<std::uint8_t, 32> out{};
-  int n = 0;
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, hp.data(), nullptr) != 1 ||
-      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), out.data(), &n, sample.data(), static_cast<int>(sample.size())) != 1 || n != 16)
-    return std::nullopt;
-  std::array<std::uint8_t, 16> mask;
-  std::copy_n(out.begin(), 16, mask.begin());
-  return mask;
-}
-
-std::optional<Bytes> open_payload(const InitialKeys& keys, std::uint64_t packet_number, ByteSpan header,
-                                  ByteSpan sealed) {
-  if (sealed.size() < kTagSize) return std::nullopt;
-  Bytes nonce = keys.iv;
-  for (int i = 0; i < 8; ++i) nonce[nonce.size() - 1 - i] ^= static_cast<std::uint8_t>(packet_number >> (8 * i));
-  ByteSpan ciphertext = sealed.first(sealed.size() - kTagSize);
-  ByteSpan tag = sealed.last(kTagSize);
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
-  Bytes plain(ciphertext.size() + 16);
-  int n = 0, tail = 0;
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_128_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, keys.key.data(), nonce.data()) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &n, header.data(), static_cast<int>(header.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), plain.data(), &n, ciphertext.data(), static_cast<int>(ciphertext.size())) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagSize),
-                          const_cast<std::uint8_t*>(tag.data())) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), plain.data() + n, &tail) != 1)
-    return std::nullopt;
-  plain.resize(static_cast<std::size_t>(n + tail));
-  return plain;
 }
 
 }  // namespace
@@ -164,32 +95,22 @@ Result<QuicInitialPacket> open_client_initial(ByteSpan datagram) {
   auto length = varint(r);
   if (!token || !length) return fail(Errc::malformed);
   std::size_t pn_offset = r.position();
-  if (*length > r.remaining() || *length < 4 + kSampleSize) return fail(Errc::malformed);
+  if (*length > r.remaining() || *length < 4 + quic::kSampleSize) return fail(Errc::malformed);
   packet.destination_id.assign(dcid->begin(), dcid->end());
   packet.source_id.assign(scid->begin(), scid->end());
   packet.token.assign(token->begin(), token->end());
   packet.packet_size = pn_offset + *length;
 
-  auto keys = client_initial_keys(*version, *dcid);
+  auto secrets = quic::initial_secrets(*dcid, *version);
+  if (!secrets) return fail(Errc::malformed);
+  auto keys = quic::packet_keys(quic::initial_suite(), secrets->client, *version);
   if (!keys) return fail(Errc::malformed);
-  auto mask = protection_mask(keys->hp, datagram.subspan(pn_offset + 4, kSampleSize));
-  if (!mask) return fail(Errc::malformed);
-  Bytes header(datagram.begin(), datagram.begin() + static_cast<std::ptrdiff_t>(pn_offset));
-  header[0] = static_cast<std::uint8_t>(*first ^ ((*mask)[0] & 0x0f));
-  std::size_t pn_length = (header[0] & 0x03) + 1;
-  std::uint64_t pn = 0;
-  for (std::size_t i = 0; i < pn_length; ++i) {
-    auto b = static_cast<std::uint8_t>(datagram[pn_offset + i] ^ (*mask)[1 + i]);
-    header.push_back(b);
-    pn = (pn << 8) | b;
-  }
-  // A client's first packets carry small numbers (Chromium starts at 1), so the truncated number is
-  // the whole number.
-  packet.packet_number = pn;
-  packet.packet_number_length = pn_length;
-  auto payload = open_payload(*keys, pn, header, datagram.subspan(pn_offset + pn_length, *length - pn_length));
-  if (!payload) return fail(Errc::malformed);
-  if (auto frames = parse_initial_frames(*payload, packet); !frames) return fail(frames.error());
+  // A client's first packets carry small numbers (Chromium starts at 1): no packet received yet.
+  auto opened = quic::unprotect_packet(*keys, datagram.first(packet.packet_size), pn_offset, -1);
+  if (!opened) return fail(Errc::malformed);
+  packet.packet_number = opened->packet_number;
+  packet.packet_number_length = opened->packet_number_length;
+  if (auto frames = parse_initial_frames(opened->payload, packet); !frames) return fail(frames.error());
   return packet;
 }
 

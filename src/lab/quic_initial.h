@@ -14,11 +14,12 @@
 #include "core/bytes.h"
 #include "core/result.h"
 #include "lab/client_hello.h"
+#include "quic/packet_protection.h"
 
 namespace culvert::lab {
 
-inline constexpr std::uint32_t kQuicV1 = 0x00000001;
-inline constexpr std::uint32_t kQuicV2 = 0x6b3343cf;
+inline constexpr std::uint32_t kQuicV1 = quic::kVersion1;
+inline constexpr std::uint32_t kQuicV2 = quic::kVersion2;
 
 // One client Initial packet, decrypted.
 struct QuicInitialPacket {
