@@ -9,6 +9,12 @@ namespace {
 constexpr std::array<std::uint16_t, 15> kCipherSuites = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9,
                                                          0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035};
 
+// Chromium's QUIC signature algorithms (captured against an HTTP/3 server, lab/data/quic/): no
+// ML-DSA, and rsa_pkcs1_sha1 last.
+constexpr std::array<std::uint16_t, 9> kQuicSignatureAlgorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805,
+                                                                   0x0501, 0x0806, 0x0601, 0x0201};
+constexpr std::uint16_t kQuicTransportParameters = 0x0039;
+
 // The trust_anchors extension body Chromium 156 sends: the IDs of the Chrome Root Store's anchors
 // (draft-ietf-tls-trust-anchor-ids). Constant across connections; taken from the captured hellos.
 constexpr std::uint8_t kTrustAnchorIds[] = {
@@ -44,16 +50,24 @@ constexpr std::array<std::uint16_t, kPermutedExtensions> kPermuted = {ext::kServ
                                                                       ext::kEncryptedClientHello,
                                                                       ext::kTrustAnchors};
 
-// A u16-length list of u16 values with a GREASE value first, as Chromium writes its lists.
+// Chromium's QUIC ClientHello drops these five of the 17; the transport parameters take the
+// session ticket's place in the shuffled order, so all 12 are in a uniformly random order.
+bool left_out_over_quic(std::uint16_t type) {
+  return type == ext::kExtendedMasterSecret || type == ext::kRenegotiationInfo || type == ext::kEcPointFormats ||
+         type == ext::kStatusRequest || type == ext::kSignedCertificateTimestamp;
+}
+
+// A u16-length list of u16 values, after a GREASE value when there is one (Chromium over TCP).
 template <std::size_t N>
-void write_list_after_grease(Writer& w, std::uint16_t grease, const std::array<std::uint16_t, N>& values) {
+void write_list(Writer& w, std::optional<std::uint16_t> grease, const std::array<std::uint16_t, N>& values) {
   std::size_t list = w.open_prefix(2);
-  w.u16(grease);
+  if (grease) w.u16(*grease);
   for (auto v : values) w.u16(v);
   w.close_prefix(list, 2);
 }
 
 void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& spec, const HelloRandomness& r) {
+  const bool quic = spec.quic_transport_parameters.has_value();
   switch (type) {
     case ext::kServerName: {
       std::size_t list = w.open_prefix(2);
@@ -72,7 +86,7 @@ void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& 
       w.u8(0);
       break;
     case ext::kSupportedGroups:
-      write_list_after_grease(w, grease_value(r, kGreaseGroup), kGroups);
+      write_list(w, quic ? std::nullopt : std::optional(grease_value(r, kGreaseGroup)), kGroups);
       break;
     case ext::kEcPointFormats:
       w.u8(1);
@@ -93,11 +107,14 @@ void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& 
       w.u16(0);
       break;
     case ext::kSignatureAlgorithms:
-      write_list_after_grease(w, grease_value(r, kGreaseSignatureAlgorithm), kSignatureAlgorithms);
+      if (quic)
+        write_list(w, std::nullopt, kQuicSignatureAlgorithms);
+      else
+        write_list(w, grease_value(r, kGreaseSignatureAlgorithm), kSignatureAlgorithms);
       break;
     case ext::kKeyShare: {
       std::size_t list = w.open_prefix(2);
-      if (!spec.after_retry) {
+      if (!spec.after_retry && !quic) {
         w.u16(grease_value(r, kGreaseGroup));
         w.u16(1);
         w.u8(0);
@@ -115,6 +132,11 @@ void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& 
       w.u8(1);  // psk_dhe_ke
       break;
     case ext::kSupportedVersions:
+      if (quic) {
+        w.u8(2);
+        w.u16(0x0304);
+        break;
+      }
       w.u8(6);
       w.u16(grease_value(r, kGreaseVersion));
       w.u16(0x0304);
@@ -125,9 +147,11 @@ void write_extension_body(Writer& w, std::uint16_t type, const ClientHelloSpec& 
       w.u16(2);  // brotli
       break;
     case ext::kApplicationSettings: {
+      // The protocol ALPS is offered for: h2 over TCP, h3 over QUIC.
+      std::string_view protocol = quic ? "h3" : "h2";
       std::size_t list = w.open_prefix(2);
-      w.u8(2);
-      w.text("h2");
+      w.u8(static_cast<std::uint8_t>(protocol.size()));
+      w.text(protocol);
       w.close_prefix(list, 2);
       break;
     }
@@ -177,26 +201,44 @@ std::uint16_t grease_value(const HelloRandomness& r, GreaseIndex index) {
 }
 
 Bytes build_client_hello(const ClientHelloSpec& spec, const HelloRandomness& r) {
+  const bool quic = spec.quic_transport_parameters.has_value();
   Bytes out;
   Writer w(out);
   w.u8(1);  // client_hello
   std::size_t body = w.open_prefix(3);
   w.u16(0x0303);
   w.bytes(r.random);
-  w.u8(static_cast<std::uint8_t>(r.session_id.size()));
-  w.bytes(r.session_id);
+  if (quic) {
+    w.u8(0);  // QUIC has no middlebox compatibility mode (RFC 9001 §8.4)
+  } else {
+    w.u8(static_cast<std::uint8_t>(r.session_id.size()));
+    w.bytes(r.session_id);
+  }
   std::size_t suites = w.open_prefix(2);
-  w.u16(grease_value(r, kGreaseCipher));
-  for (auto s : kCipherSuites) w.u16(s);
+  if (!quic) w.u16(grease_value(r, kGreaseCipher));
+  for (auto s : kCipherSuites) {
+    if (quic && (s >> 8) != 0x13) break;  // the TLS 1.3 suites come first
+    w.u16(s);
+  }
   w.close_prefix(suites, 2);
   w.u8(1);
   w.u8(0);  // null compression
   std::size_t extensions = w.open_prefix(2);
-  w.u16(grease_value(r, kGreaseExtension1));
-  w.u16(0);
+  if (!quic) {
+    w.u16(grease_value(r, kGreaseExtension1));
+    w.u16(0);
+  }
   for (std::uint8_t index : r.extension_order) {
     std::uint16_t type = kPermuted[index];
     if (type == ext::kServerName && spec.server_name.empty()) continue;
+    if (quic && left_out_over_quic(type)) continue;
+    if (quic && type == ext::kSessionTicket) {
+      w.u16(kQuicTransportParameters);
+      std::size_t ext_body = w.open_prefix(2);
+      w.bytes(*spec.quic_transport_parameters);
+      w.close_prefix(ext_body, 2);
+      continue;
+    }
     w.u16(type);
     std::size_t ext_body = w.open_prefix(2);
     write_extension_body(w, type, spec, r);
@@ -210,13 +252,16 @@ Bytes build_client_hello(const ClientHelloSpec& spec, const HelloRandomness& r) 
     w.close_prefix(cookie, 2);
     w.close_prefix(ext_body, 2);
   }
-  w.u16(grease_value(r, kGreaseExtension2));
-  w.u16(1);
-  w.u8(0);
+  if (!quic) {
+    w.u16(grease_value(r, kGreaseExtension2));
+    w.u16(1);
+    w.u8(0);
+  }
   // BoringSSL's padding rule (RFC 7685): a ClientHello of 256..511 bytes is padded to 512, to avoid
-  // a middlebox bug. Chromium's hellos with a post-quantum share are never in that range.
+  // a middlebox bug. Chromium's hellos with a post-quantum share are never in that range, and QUIC
+  // pads its packets instead.
   std::size_t length = w.size() - body;
-  if (length > 0xff && length < 0x200) {
+  if (!quic && length > 0xff && length < 0x200) {
     std::size_t pad = 0x200 - length;
     pad = pad >= 5 ? pad - 4 : 1;
     w.u16(ext::kPadding);

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,11 @@ struct ClientHelloSpec {
   std::vector<KeyShareEntry> key_shares;
   Bytes cookie;              // from a HelloRetryRequest
   bool after_retry = false;  // the second ClientHello: no GREASE key share
+  // Set for a QUIC connection (RFC 9001 §8.2): the quic_transport_parameters extension's body.
+  // Chromium's QUIC ClientHello is then what it sends to an HTTP/3 site: TLS 1.3 suites only, no
+  // GREASE anywhere, no legacy session id, 12 extensions in a fresh random order (no TLS 1.2-only
+  // ones, no padding), its QUIC signature algorithms, and ALPS for the first ALPN protocol.
+  std::optional<Bytes> quic_transport_parameters;
 };
 
 // The ClientHello handshake message (type, length, body), without the record header.

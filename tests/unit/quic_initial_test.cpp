@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include "tls13/client_hello.h"
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -69,6 +72,45 @@ TEST(QuicInitial, ReassemblesTheClientHelloAcrossPacketsAndReadsTheSni) {
   auto other = read(connection("conn2", 2));
   ASSERT_TRUE(other) << other.error().message();
   EXPECT_EQ(other->hello.sni, "www.example.org");
+}
+
+// Culvert's QUIC ClientHello against Chromium's own: with the same transport parameters, server
+// name and ECH payload size it must read the same to a censor (JA4, every list, the size), and its
+// extensions must be shuffled per connection as Chromium's are.
+TEST(QuicInitial, CulvertsQuicClientHelloReadsAsChromiums) {
+  auto chromium = read(connection("conn1", 6));
+  ASSERT_TRUE(chromium) << chromium.error().message();
+  const ClientHello& reference = chromium->hello;
+  tls13::ClientHelloSpec spec;
+  spec.server_name = "quic.example.test";
+  spec.alpn = {"h3"};
+  spec.key_shares = {{tls13::group::kX25519MlKem768, Bytes(1216, 0x11)}, {tls13::group::kX25519, Bytes(32, 0x22)}};
+  spec.quic_transport_parameters = reference.quic_transport_parameters;
+  std::set<std::vector<std::uint16_t>> orders;
+  for (int i = 0; i < 8; ++i) {
+    auto randomness = tls13::HelloRandomness::draw();
+    randomness.ech_payload.resize(208);  // the size this capture's GREASE ECH drew
+    auto message = tls13::build_client_hello(spec, randomness);
+    auto hello = parse_client_hello_message(message);
+    ASSERT_TRUE(hello) << hello.error().message();
+    hello->over_quic = true;
+    EXPECT_EQ(ja4(*hello), ja4(reference));
+    EXPECT_EQ(ja4_raw(*hello), ja4_raw(reference));
+    EXPECT_EQ(hello->handshake_length, reference.handshake_length);
+    EXPECT_EQ(hello->session_id_length, 0u);
+    EXPECT_EQ(hello->cipher_suites, reference.cipher_suites);
+    EXPECT_EQ(hello->supported_groups, reference.supported_groups);
+    EXPECT_EQ(hello->signature_algorithms, reference.signature_algorithms);
+    EXPECT_EQ(hello->supported_versions, reference.supported_versions);
+    EXPECT_EQ(hello->alpn, reference.alpn);
+    EXPECT_EQ(hello->quic_transport_parameters, reference.quic_transport_parameters);
+    auto sorted = hello->extensions, expected = reference.extensions;
+    std::sort(sorted.begin(), sorted.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(sorted, expected);  // the same 12, no GREASE, no padding
+    orders.insert(hello->extensions);
+  }
+  EXPECT_GT(orders.size(), 4u);  // 12! orders: eight draws repeat one with negligible odds
 }
 
 // What identifies the software is the same on two connections, though the framing differs.
