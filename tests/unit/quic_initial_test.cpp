@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "quic/transport_parameters.h"
 #include "tls13/client_hello.h"
 
 #include <algorithm>
@@ -111,6 +112,95 @@ TEST(QuicInitial, CulvertsQuicClientHelloReadsAsChromiums) {
     orders.insert(hello->extensions);
   }
   EXPECT_GT(orders.size(), 4u);  // 12! orders: eight draws repeat one with negligible odds
+}
+
+// The randomness that, with Chromium's values, gives back a captured transport parameter list.
+quic::TransportParameterRandomness randomness_of(const std::vector<QuicTransportParameter>& params) {
+  const std::uint64_t reference[] = {quic::tp::kMaxIdleTimeout,
+                                     quic::tp::kMaxUdpPayloadSize,
+                                     quic::tp::kInitialMaxData,
+                                     quic::tp::kInitialMaxStreamDataBidiLocal,
+                                     quic::tp::kInitialMaxStreamDataBidiRemote,
+                                     quic::tp::kInitialMaxStreamDataUni,
+                                     quic::tp::kInitialMaxStreamsBidi,
+                                     quic::tp::kInitialMaxStreamsUni,
+                                     quic::tp::kInitialSourceConnectionId,
+                                     quic::tp::kVersionInformation,
+                                     quic::tp::kMaxDatagramFrameSize,
+                                     quic::tp::kGoogleConnectionOptions};
+  quic::TransportParameterRandomness r;
+  for (std::size_t i = 0; i < params.size() && i < r.order.size(); ++i) {
+    const auto& p = params[i];
+    auto found = std::find(std::begin(reference), std::end(reference), p.id);
+    if (found == std::end(reference)) {
+      r.order[i] = 12;
+      r.grease_multiplier = (p.id - 27) / 31;
+      r.grease_value = p.value;
+      continue;
+    }
+    r.order[i] = static_cast<std::uint8_t>(found - std::begin(reference));
+    if (p.id == quic::tp::kVersionInformation && p.value.size() == 12) {
+      r.grease_version_first = p.value[4] != 0 || p.value[7] != 1;
+      std::size_t at = r.grease_version_first ? 4 : 8;
+      r.grease_version = static_cast<std::uint32_t>(p.value[at] << 24 | p.value[at + 1] << 16 | p.value[at + 2] << 8 |
+                                                    p.value[at + 3]);
+    }
+  }
+  return r;
+}
+
+// Chromium's transport parameters, rebuilt byte for byte from its values and the randomness each
+// capture shows (order, GREASE id and value, GREASE version and its place).
+TEST(QuicInitial, ChromiumsTransportParametersAreRebuiltByteForByte) {
+  for (auto [id, datagrams] : {std::pair{"conn1", 6}, std::pair{"conn2", 2}}) {
+    auto chromium = read(connection(id, datagrams));
+    ASSERT_TRUE(chromium) << chromium.error().message();
+    ASSERT_EQ(chromium->transport_parameters.size(), quic::kChromiumTransportParameterCount) << id;
+    auto rebuilt = quic::encode_chromium_transport_parameters({}, randomness_of(chromium->transport_parameters));
+    EXPECT_EQ(rebuilt, chromium->hello.quic_transport_parameters) << id;
+  }
+}
+
+TEST(QuicInitial, DrawnTransportParametersVaryWhereChromiumsDo) {
+  std::set<Bytes> bodies;
+  std::set<std::vector<std::uint64_t>> orders;
+  for (int i = 0; i < 16; ++i) {
+    auto body = quic::encode_chromium_transport_parameters({}, quic::TransportParameterRandomness::draw());
+    auto params = parse_transport_parameters(body);
+    ASSERT_TRUE(params);
+    ASSERT_EQ(params->size(), quic::kChromiumTransportParameterCount);
+    std::vector<std::uint64_t> ids;
+    int grease = 0;
+    for (const auto& p : *params) {
+      ids.push_back(p.id);
+      if (is_grease_transport_parameter(p.id)) {
+        ++grease;
+        EXPECT_LT(p.value.size(), 16u);
+      }
+      if (p.id == quic::tp::kVersionInformation) {
+        ASSERT_EQ(p.value.size(), 12u);
+        std::size_t at = p.value[4] == 0 && p.value[7] == 1 ? 8 : 4;
+        for (std::size_t b = at; b < at + 4; ++b) EXPECT_EQ(p.value[b] & 0x0f, 0x0a);  // a reserved version
+      }
+    }
+    EXPECT_EQ(grease, 1);
+    orders.insert(ids);
+    bodies.insert(body);
+  }
+  EXPECT_EQ(bodies.size(), 16u);
+  EXPECT_GT(orders.size(), 8u);
+}
+
+TEST(QuicVarint, RoundTripsAtEveryLengthAndReportsTruncation) {
+  for (std::uint64_t v : {0ull, 63ull, 64ull, 16383ull, 16384ull, 1073741823ull, 1073741824ull, (1ull << 62) - 1}) {
+    Bytes out;
+    quic::write_varint(out, v);
+    auto read_back = quic::read_varint(out);
+    ASSERT_TRUE(read_back) << v;
+    EXPECT_EQ(read_back->value, v);
+    EXPECT_EQ(read_back->length, out.size());
+    EXPECT_FALSE(quic::read_varint(ByteSpan(out).first(out.size() - 1))) << v;
+  }
 }
 
 // What identifies the software is the same on two connections, though the framing differs.
