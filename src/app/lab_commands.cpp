@@ -7,6 +7,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -23,6 +24,7 @@
 #include "lab/quic_initial.h"
 #include "lab/reaction.h"
 #include "link/share_link.h"
+#include "quic/first_flight.h"
 #include "tls13/borrow_auth.h"
 #include "tls13/client_stream.h"
 #include "transport/tls/certificate.h"
@@ -37,6 +39,24 @@
 
 namespace culvert::app {
 namespace {
+
+std::string frame_name(std::uint64_t type) {
+  switch (type) {
+    case 0x00:
+      return "PADDING";
+    case 0x01:
+      return "PING";
+    case 0x02:
+    case 0x03:
+      return "ACK";
+    case 0x06:
+      return "CRYPTO";
+    case 0x1c:
+      return "CLOSE";
+    default:
+      return std::to_string(type);
+  }
+}
 
 bool load_blocklist(const std::string& path, lab::Blocklist& list) {
   if (path.empty()) return true;
@@ -68,6 +88,27 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
   return 0;
 }
 
+int lab_quic_flight(const std::string& server_name, const std::string& directory) {
+  auto flight = quic::client_first_flight({server_name});
+  if (!flight) {
+    std::cerr << "culvert: could not build a first flight (" << flight.error().message() << ")\n";
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  for (std::size_t i = 0; i < flight->size(); ++i) {
+    auto path = std::filesystem::path(directory) / ("culvert-quic-" + std::to_string(i + 1) + ".bin");
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>((*flight)[i].data()), static_cast<std::streamsize>((*flight)[i].size()));
+    if (!out) {
+      std::cerr << "culvert: cannot write " << path.string() << "\n";
+      return 1;
+    }
+    std::cout << path.string() << "\n";
+  }
+  return 0;
+}
+
 int lab_fingerprint(const std::vector<std::string>& files) {
   std::vector<std::string> contents;
   for (const auto& name : files) {
@@ -92,6 +133,14 @@ int lab_fingerprint(const std::vector<std::string>& files) {
     std::cout << "sni  " << initial->hello.sni << "\nja4  " << lab::ja4(initial->hello) << "\nja4_r "
               << lab::ja4_raw(initial->hello) << "\nquic " << lab::quic_fingerprint(*initial) << "\npackets "
               << initial->packets.size() << " Initial(s), version " << initial->packets.front().version << "\n";
+    // The framing, which a censor that decrypts Initials also sees: packet numbers, sizes, frames.
+    for (const auto& packet : initial->packets) {
+      std::cout << "initial pn=" << packet.packet_number << " size=" << packet.packet_size
+                << " dcid=" << packet.destination_id.size() << " scid=" << packet.source_id.size() << " frames=";
+      for (std::size_t i = 0; i < packet.frame_types.size(); ++i)
+        std::cout << (i ? "," : "") << frame_name(packet.frame_types[i]);
+      std::cout << "\n";
+    }
     return 0;
   }
   if (files.size() > 1) {

@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
                    "Raw TLS record bytes starting with a ClientHello, or the UDP datagrams a QUIC client sent first, "
                    "in order (one file each)")
       ->required();
+  std::string flight_sni = "quic.example.test", flight_dir;
+  auto* quic_flight_cmd = lab->add_subcommand(
+      "quic-flight", "Write the first datagrams Culvert's QUIC client sends (for lab fingerprint), one file each");
+  quic_flight_cmd->add_option("--sni", flight_sni, "Server name in the ClientHello")->capture_default_str();
+  quic_flight_cmd->add_option("--out", flight_dir, "Directory for culvert-quic-N.bin")->required();
   std::string fetch_url, fetch_connect;
   int fetch_timeout_ms = 10000;
   auto* fetch_cmd =
@@ -206,6 +211,7 @@ int main(int argc, char** argv) {
 
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(fingerprint_files);
+  if (quic_flight_cmd->parsed()) return lab_quic_flight(flight_sni, flight_dir);
   if (fetch_cmd->parsed()) return lab_fetch(fetch_url, fetch_connect, fetch_timeout_ms);
   if (borrow_hello_cmd->parsed()) return lab_borrow_hello(link, file);
   if (relay_cmd->parsed()) return lab_relay(relay_args);

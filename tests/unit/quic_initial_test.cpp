@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "quic/first_flight.h"
 #include "quic/transport_parameters.h"
 #include "tls13/client_hello.h"
 
@@ -200,6 +201,24 @@ TEST(QuicVarint, RoundTripsAtEveryLengthAndReportsTruncation) {
     EXPECT_EQ(read_back->value, v);
     EXPECT_EQ(read_back->length, out.size());
     EXPECT_FALSE(quic::read_varint(ByteSpan(out).first(out.size() - 1))) << v;
+  }
+}
+
+// The whole first flight (ngtcp2's packets, Culvert's hello and keys) as a censor reads it: the
+// same fingerprint as Chromium's capture, transport parameters and datagram size included.
+TEST(QuicInitial, CulvertsFirstFlightHasChromiumsFingerprint) {
+  auto chromium = read(connection("conn1", 6));
+  ASSERT_TRUE(chromium) << chromium.error().message();
+  auto flight = quic::client_first_flight({"quic.example.test"});
+  ASSERT_TRUE(flight) << flight.error().message();
+  auto ours = read(*flight);
+  ASSERT_TRUE(ours) << ours.error().message();
+  EXPECT_EQ(ours->hello.sni, "quic.example.test");
+  EXPECT_EQ(quic_fingerprint(*ours), quic_fingerprint(*chromium));
+  for (auto size : ours->datagram_sizes) EXPECT_EQ(size, 1250u);
+  for (const auto& packet : ours->packets) {
+    EXPECT_EQ(packet.destination_id.size(), 8u);
+    EXPECT_TRUE(packet.source_id.empty());
   }
 }
 
