@@ -24,7 +24,7 @@
 #include "lab/quic_initial.h"
 #include "lab/reaction.h"
 #include "link/share_link.h"
-#include "quic/first_flight.h"
+#include "quic/client_handshake.h"
 #include "tls13/borrow_auth.h"
 #include "tls13/client_stream.h"
 #include "transport/tls/certificate.h"
@@ -89,7 +89,7 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
 }
 
 int lab_quic_flight(const std::string& server_name, const std::string& directory) {
-  auto flight = quic::client_first_flight({server_name});
+  auto flight = quic::client_first_flight(server_name);
   if (!flight) {
     std::cerr << "culvert: could not build a first flight (" << flight.error().message() << ")\n";
     return 1;
@@ -106,6 +106,25 @@ int lab_quic_flight(const std::string& server_name, const std::string& directory
     }
     std::cout << path.string() << "\n";
   }
+  return 0;
+}
+
+int lab_quic_handshake(const std::string& address, std::uint16_t port, const std::string& server_name, int timeout_ms) {
+  quic::ClientTlsConfig config;
+  config.server_name = server_name;
+  config.accept_any_certificate = true;  // a lab tool meeting test servers, never a tunnel
+  auto report = quic::run_client_handshake(address, port, std::move(config), std::chrono::milliseconds(timeout_ms));
+  if (!report) {
+    std::cerr << "culvert: QUIC handshake failed (" << report.error().message() << ")\n";
+    return 1;
+  }
+  auto params = lab::parse_transport_parameters(report->peer_transport_parameters);
+  std::cout << "alpn " << report->alpn << "\ncipher_suite 0x" << std::hex << report->cipher_suite << "\ngroup 0x"
+            << report->group << std::dec << "\ndatagrams_sent " << report->datagrams_sent << "\ndatagrams_received "
+            << report->datagrams_received << "\nelapsed_ms " << report->elapsed.count() << "\nserver_parameters";
+  if (params)
+    for (const auto& p : *params) std::cout << " " << p.id;
+  std::cout << "\n";
   return 0;
 }
 

@@ -21,6 +21,7 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
 // One file: a TLS ClientHello (records) or a QUIC datagram; several: a QUIC client's datagrams.
 int lab_fingerprint(const std::vector<std::string>& files);
 int lab_quic_flight(const std::string& server_name, const std::string& directory);
+int lab_quic_handshake(const std::string& address, std::uint16_t port, const std::string& server_name, int timeout_ms);
 int lab_relay(LabRelayArgs args);
 
 struct LabProbeArgs {

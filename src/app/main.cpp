@@ -128,6 +128,16 @@ int main(int argc, char** argv) {
       "quic-flight", "Write the first datagrams Culvert's QUIC client sends (for lab fingerprint), one file each");
   quic_flight_cmd->add_option("--sni", flight_sni, "Server name in the ClientHello")->capture_default_str();
   quic_flight_cmd->add_option("--out", flight_dir, "Directory for culvert-quic-N.bin")->required();
+  std::string handshake_address, handshake_sni;
+  std::uint16_t handshake_port = 443;
+  int handshake_timeout_ms = 10000;
+  auto* quic_handshake_cmd = lab->add_subcommand(
+      "quic-handshake",
+      "Run a QUIC handshake with Culvert's client (Chromium's Initial) against a server; accepts any certificate");
+  quic_handshake_cmd->add_option("address", handshake_address, "Numeric IPv4 or IPv6 address")->required();
+  quic_handshake_cmd->add_option("port", handshake_port, "UDP port")->required();
+  quic_handshake_cmd->add_option("--sni", handshake_sni, "Server name in the ClientHello");
+  quic_handshake_cmd->add_option("--timeout-ms", handshake_timeout_ms, "Give up after")->capture_default_str();
   std::string fetch_url, fetch_connect;
   int fetch_timeout_ms = 10000;
   auto* fetch_cmd =
@@ -212,6 +222,8 @@ int main(int argc, char** argv) {
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(fingerprint_files);
   if (quic_flight_cmd->parsed()) return lab_quic_flight(flight_sni, flight_dir);
+  if (quic_handshake_cmd->parsed())
+    return lab_quic_handshake(handshake_address, handshake_port, handshake_sni, handshake_timeout_ms);
   if (fetch_cmd->parsed()) return lab_fetch(fetch_url, fetch_connect, fetch_timeout_ms);
   if (borrow_hello_cmd->parsed()) return lab_borrow_hello(link, file);
   if (relay_cmd->parsed()) return lab_relay(relay_args);

@@ -15,7 +15,7 @@ bool StartupRetry::observe(const CongestionSample& sample) {
   if (judging_from_ && since_startup >= kSettle) {
     // Judged once the new start-up has settled: did it raise the estimate by half?
     if (sample.bandwidth * 2 >= *judging_from_ * 3) {
-      interval_ = kFirstRetry;
+      interval_ = kRetryAfterSuccess;
     } else {
       interval_ = std::min(interval_ * 2, kLongestInterval);
       // The path gives what it gives now; do not chase an older, higher figure.

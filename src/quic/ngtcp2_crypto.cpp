@@ -178,6 +178,10 @@ int install_initial_keys(ngtcp2_conn* conn, ByteSpan client_destination_id, std:
 
 int install_handshake_keys(ngtcp2_conn* conn, const tls13::CipherSuite& suite, std::uint32_t version, ByteSpan rx,
                            ByteSpan tx) {
+  // The Handshake and 1-RTT levels share this context; ngtcp2 reads the tag size from it when it
+  // opens a Handshake packet, so it must be set before the first one arrives.
+  ngtcp2_crypto_ctx ctx = crypto_context(suite);
+  ngtcp2_conn_set_crypto_ctx(conn, &ctx);
   return install_pair(suite, version, rx, tx, [&](KeyContexts& r, KeyContexts& t) {
     auto r_aead = r.aead_ctx(), t_aead = t.aead_ctx();
     auto r_hp = r.hp_ctx(), t_hp = t.hp_ctx();

@@ -25,8 +25,8 @@ ngtcp2_crypto_ctx crypto_context(const tls13::CipherSuite& suite);
 // connection is. Sets the Initial crypto context too. 0 or an NGTCP2_ERR_* code.
 int install_initial_keys(ngtcp2_conn* conn, ByteSpan client_destination_id, std::uint32_t version, bool client);
 
-// Handshake and 1-RTT keys from the TLS secrets of this side (`tx`) and the peer's (`rx`); the
-// application level also sets the connection's crypto context. 0 or an NGTCP2_ERR_* code.
+// Handshake and 1-RTT keys from the TLS secrets of this side (`tx`) and the peer's (`rx`); both
+// set the connection's crypto context (the two levels share it). 0 or an NGTCP2_ERR_* code.
 int install_handshake_keys(ngtcp2_conn* conn, const tls13::CipherSuite& suite, std::uint32_t version, ByteSpan rx,
                            ByteSpan tx);
 int install_application_keys(ngtcp2_conn* conn, const tls13::CipherSuite& suite, std::uint32_t version, ByteSpan rx,

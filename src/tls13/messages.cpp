@@ -185,9 +185,12 @@ Result<EncryptedExtensions> parse_encrypted_extensions(ByteSpan body) {
         auto name = l.prefixed(1);
         if (!name || name->empty() || l.remaining() != 0) return fail(Errc::malformed);
         ee.alpn.assign(as_chars(*name));
-        if (ee.alpn != "h2" && ee.alpn != "http/1.1") return fail(Errc::malformed);
+        if (ee.alpn != "h2" && ee.alpn != "http/1.1" && ee.alpn != "h3") return fail(Errc::malformed);
         break;
       }
+      case 0x0039:  // quic_transport_parameters
+        ee.quic_transport_parameters.assign(data->begin(), data->end());
+        break;
       case ext::kServerName:
         if (!data->empty()) return fail(Errc::malformed);
         break;

@@ -81,6 +81,7 @@ Result<ServerHello> parse_server_hello(ByteSpan body);
 struct EncryptedExtensions {
   std::string alpn;  // empty if none was selected
   std::vector<std::uint16_t> extensions;
+  Bytes quic_transport_parameters;  // over QUIC (RFC 9001 §8.2); the caller refuses it over TCP
 };
 Result<EncryptedExtensions> parse_encrypted_extensions(ByteSpan body);
 

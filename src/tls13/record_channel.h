@@ -31,6 +31,9 @@ inline constexpr std::uint8_t kDecodeError = 50;
 inline constexpr std::uint8_t kDecryptError = 51;
 inline constexpr std::uint8_t kProtocolVersion = 70;
 inline constexpr std::uint8_t kInternalError = 80;
+inline constexpr std::uint8_t kMissingExtension = 109;
+inline constexpr std::uint8_t kUnsupportedExtension = 110;
+inline constexpr std::uint8_t kNoApplicationProtocol = 120;
 }  // namespace alert
 
 inline constexpr std::uint8_t kChangeCipherSpecRecord[] = {kChangeCipherSpec, 0x03, 0x03, 0x00, 0x01, 0x01};

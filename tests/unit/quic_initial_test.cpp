@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "quic/first_flight.h"
+#include "quic/client_handshake.h"
 #include "quic/transport_parameters.h"
 #include "tls13/client_hello.h"
 
@@ -209,7 +209,7 @@ TEST(QuicVarint, RoundTripsAtEveryLengthAndReportsTruncation) {
 TEST(QuicInitial, CulvertsFirstFlightHasChromiumsFingerprint) {
   auto chromium = read(connection("conn1", 6));
   ASSERT_TRUE(chromium) << chromium.error().message();
-  auto flight = quic::client_first_flight({"quic.example.test"});
+  auto flight = quic::client_first_flight("quic.example.test");
   ASSERT_TRUE(flight) << flight.error().message();
   auto ours = read(*flight);
   ASSERT_TRUE(ours) << ours.error().message();

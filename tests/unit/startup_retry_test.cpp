@@ -53,16 +53,16 @@ TEST(StartupRetry, AnIdleSenderIsNeverRestarted) {
 TEST(StartupRetry, ABackloggedSenderRetriesStartUpAndKeepsTheShortIntervalWhileItHelps) {
   Feed f;
   f.startup(2s);
-  // First retry 4 s after start-up ended.
+  // First retry as soon as the start-up has settled (2 s).
   EXPECT_EQ(f.run(StartupRetry::kFirstRetry - 500ms, 300'000), 0);
   EXPECT_EQ(f.run(1s, 300'000), 1);
   f.startup(2s);
   // The new start-up found 5x: the retry counts as a success once it settled.
   EXPECT_EQ(f.run(StartupRetry::kSettle + 500ms, 1'500'000), 0);
-  EXPECT_EQ(f.policy.interval_for_test(), StartupRetry::kFirstRetry);
+  EXPECT_EQ(f.policy.interval_for_test(), StartupRetry::kRetryAfterSuccess);
 }
 
-// On a path that is at its capacity retries gain nothing, so they become rare: 4, 8, 16 ... 64 s.
+// On a path that is at its capacity retries gain nothing, so they become rare: 2, 4, 8 ... 64 s.
 TEST(StartupRetry, RetriesThatDoNotHelpBackOffToOncePerMinute) {
   Feed f;
   f.startup(2s);
@@ -78,7 +78,7 @@ TEST(StartupRetry, RetriesThatDoNotHelpBackOffToOncePerMinute) {
   std::vector<long> gaps;
   for (std::size_t i = 1; i < at.size(); ++i)
     gaps.push_back(std::chrono::duration_cast<std::chrono::seconds>(at[i] - at[i - 1]).count());
-  EXPECT_EQ(gaps, (std::vector<long>{9, 17, 33, 65, 65, 65}));
+  EXPECT_EQ(gaps, (std::vector<long>{5, 9, 17, 33, 65, 65}));
 }
 
 // An idle restart that lost the draw (the estimate is under a third of what this tunnel reached a
