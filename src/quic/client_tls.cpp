@@ -54,6 +54,7 @@ Result<void> ClientTls::start(TlsEvents& out) {
 }
 
 Result<void> ClientTls::receive(Level level, ByteSpan data, TlsEvents& out) {
+  if (alert_ != 0) return fail(Errc::tls_failed);  // refused already: the connection is closing
   if (state_ == State::start) return refuse(tls13::alert::kUnexpectedMessage);
   auto& framer = framers_[static_cast<int>(level)];
   framer.append(data);
