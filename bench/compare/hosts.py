@@ -92,10 +92,20 @@ def rss_bytes(pid):
     return 0
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on this host's loopback and not handed out before in this run: the servers bind
+    in the namespaces, where the kernel cannot see what another tool was given (a repeat once let
+    two servers race for one port, and the loser's client timed out against the winner)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class Link:
