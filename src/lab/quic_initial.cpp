@@ -1,29 +1,22 @@
 #include "lab/quic_initial.h"
 
 #include <algorithm>
-#include <array>
-#include <memory>
 #include <optional>
 
 #include "quic/packet_protection.h"
+#include "quic/transport_parameters.h"
 
 namespace culvert::lab {
 namespace {
 
 constexpr std::size_t kMaxCryptoBytes = 64 * 1024;
 
-// A QUIC variable-length integer (RFC 9000 §16).
+// A QUIC variable-length integer (RFC 9000 §16), consumed from `r`.
 std::optional<std::uint64_t> varint(Reader& r) {
-  auto first = r.u8();
-  if (!first) return std::nullopt;
-  std::size_t length = std::size_t{1} << (*first >> 6);
-  std::uint64_t value = *first & 0x3f;
-  for (std::size_t i = 1; i < length; ++i) {
-    auto b = r.u8();
-    if (!b) return std::nullopt;
-    value = (value << 8) | *b;
-  }
-  return value;
+  auto v = quic::read_varint(r.rest());
+  if (!v) return std::nullopt;
+  r.take(v->length);
+  return v->value;
 }
 
 }  // namespace

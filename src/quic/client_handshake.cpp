@@ -236,10 +236,10 @@ Result<HandshakeReport> run_client_handshake(const std::string& host, std::uint1
   socklen_t local_length = sizeof local;
   ::getsockname(socket.fd, reinterpret_cast<sockaddr*>(&local), &local_length);
 
-  auto opened = open_connection(std::move(config), path_of(local, local_length, remote, remote_length));
+  ngtcp2_path path = path_of(local, local_length, remote, remote_length);
+  auto opened = open_connection(std::move(config), path);
   if (!opened) return fail(opened.error());
   Connection& c = **opened;
-  ngtcp2_path path = path_of(local, local_length, remote, remote_length);
   const auto started = std::chrono::steady_clock::now();
   const ngtcp2_tstamp start_ts = now();
   HandshakeReport report;
