@@ -86,12 +86,14 @@ Verdict tls_in_tls_verdict(const Flow& flow) {
   // A proxy may send its own request header alone before the inner ClientHello reaches it, and the
   // outer server's session ticket can land in between (trojan does both, depending on timing). So
   // the inner handshake may start at the second client burst when the first exchange is that pair:
-  // a header under 100 bytes and a server record under 100 bytes (a stateful TLS 1.3 ticket). Not
-  // more: an HTTP/2 connection's opening SETTINGS exchange is larger, and browsing over it is
-  // not to be read as a handshake inside.
+  // a header under 100 bytes and a server burst of a stateful TLS 1.3 ticket's size (OpenSSL's is
+  // 57 bytes; the message's fixed fields and a 16-byte ticket id alone take 33). Not more: an
+  // HTTP/2 connection's opening (a preface burst, then a 9-byte SETTINGS or ACK frame) is not a
+  // ticket, and browsing over it is not to be read as a handshake inside.
   auto hello_sized = [&](std::size_t i) { return bursts[i].plaintext >= 250 && bursts[i].plaintext <= 3000; };
+  auto ticket_sized = [&](std::size_t i) { return bursts[i].plaintext >= 33 && bursts[i].plaintext < 100; };
   std::size_t start = 0;
-  if (bursts.size() >= 5 && bursts[0].plaintext < 100 && bursts[1].plaintext < 100) start = 2;
+  if (bursts.size() >= 5 && bursts[0].plaintext < 100 && ticket_sized(1)) start = 2;
   bool flight_sized = bursts[start + 1].plaintext >= 600;
   int used =
       std::snprintf(buf, sizeof buf, "first bursts %zu (client) / %zu (server) / %zu (client) bytes, %.1f round trips",

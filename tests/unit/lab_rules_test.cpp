@@ -148,6 +148,19 @@ TEST(TlsInTls, FlagsAnInnerHandshakeBehindAProxyHeaderSentAlone) {
   EXPECT_NE(v.reason.find("after a 68-byte header and a 57-byte ticket"), std::string::npos) << v.reason;
 }
 
+TEST(TlsInTls, PassesAnHttp2OpeningSentApartFromItsFirstRequest) {
+  // The CDN transport's HTTP/2 client preface (70 bytes) can leave before its first request, and
+  // the server's 9-byte SETTINGS frame land in between: not a proxy header and a ticket.
+  Flow f = outer_handshake();
+  f.push_back({Direction::client_to_server, 5, record(0x17, 70 + 17)});
+  f.push_back({Direction::server_to_client, 6, record(0x17, 9 + 17)});
+  f.push_back({Direction::client_to_server, 7, record(0x17, 2064 + 17)});
+  f.push_back({Direction::server_to_client, 8, record(0x17, 1314 + 17)});
+  f.push_back({Direction::client_to_server, 9, record(0x17, 4287 + 17)});
+  auto v = tls_in_tls_verdict(f);
+  EXPECT_EQ(v.outcome, Outcome::pass) << v.reason;
+}
+
 TEST(TlsInTls, PassesPlainRequestResponse) {
   Flow f = outer_handshake();
   f.push_back({Direction::client_to_server, 5, record(0x17, 120)});  // an HTTP request
