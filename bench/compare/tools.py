@@ -116,6 +116,12 @@ class Direct(Tool):
         self.socks_port = 0
 
 
+class DirectAgain(Direct):
+    """A second plain download in the same round: how far two fresh connections on the same link
+    differ, the noise floor for every per-round ratio. Runs only when named (--only "direct again")."""
+    name = "direct again"
+
+
 class Shadowsocks(Tool):
     def __init__(self, method):
         super().__init__()
@@ -239,5 +245,5 @@ http {{
 
 
 def all_tools(binary):
-    return [Direct(), Culvert(binary, "tls"), Culvert(binary, "borrow"), Culvert(binary, "cdn"),
+    return [Direct(), DirectAgain(), Culvert(binary, "tls"), Culvert(binary, "borrow"), Culvert(binary, "cdn"),
             Shadowsocks("aes-256-gcm"), Shadowsocks("chacha20-ietf-poly1305"), Trojan(), Vmess()]

@@ -11,8 +11,6 @@
 namespace culvert::quic {
 namespace {
 
-constexpr std::uint16_t kQuicTransportParameters = 0x0039;
-
 void cleanse(Bytes& secret) { OPENSSL_cleanse(secret.data(), secret.size()); }
 
 }  // namespace
@@ -80,8 +78,8 @@ Result<void> ClientTls::on_message(Level level, const tls13::HandshakeMessage& m
       if (message.type != tls13::msg::kEncryptedExtensions) return refuse(tls13::alert::kUnexpectedMessage);
       auto extensions = tls13::parse_encrypted_extensions(message.body());
       if (!extensions) return refuse(tls13::alert::kDecodeError);
-      if (std::find(extensions->extensions.begin(), extensions->extensions.end(), kQuicTransportParameters) ==
-          extensions->extensions.end())
+      if (std::find(extensions->extensions.begin(), extensions->extensions.end(),
+                    tls13::ext::kQuicTransportParameters) == extensions->extensions.end())
         return refuse(tls13::alert::kMissingExtension);
       // ALPS would need our own EncryptedExtensions with settings; no server we talk to asks.
       if (std::find(extensions->extensions.begin(), extensions->extensions.end(), tls13::ext::kApplicationSettings) !=

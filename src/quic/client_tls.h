@@ -14,14 +14,13 @@
 
 #include "core/bytes.h"
 #include "core/result.h"
+#include "quic/tls_events.h"
 #include "tls13/certificate_check.h"
 #include "tls13/key_schedule.h"
 #include "tls13/key_share.h"
 #include "tls13/messages.h"
 
 namespace culvert::quic {
-
-enum class Level { initial, handshake, application };
 
 struct ClientTlsConfig {
   std::string server_name;
@@ -30,20 +29,6 @@ struct ClientTlsConfig {
   // Only for lab tools talking to a test server; never for a tunnel.
   bool accept_any_certificate = false;
   Bytes transport_parameters;  // the quic_transport_parameters body to send
-};
-
-struct LevelSecrets {
-  const tls13::CipherSuite* suite = nullptr;
-  Bytes rx, tx;  // the peer's traffic secret and ours
-};
-
-// What one step of the handshake produced, in the order it must be acted on: install keys, then
-// send the messages.
-struct TlsEvents {
-  std::vector<std::pair<Level, Bytes>> send;
-  std::optional<LevelSecrets> handshake_keys;
-  std::optional<LevelSecrets> application_keys;
-  bool complete = false;
 };
 
 class ClientTls {

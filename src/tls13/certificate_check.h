@@ -54,6 +54,12 @@ std::array<std::uint8_t, 32> spki_sha256(X509* cert);
 // byte and the transcript hash.
 Bytes certificate_verify_content(ByteSpan transcript_hash);
 
+// What a server built on this code proves itself with: its chain and the chain's P-256 key.
+struct ServerCredentials {
+  std::vector<Bytes> chain;  // DER, leaf first
+  std::shared_ptr<EVP_PKEY> key;
+};
+
 // A server's CertificateVerify body (scheme ecdsa_secp256r1_sha256 and the signature) with a P-256
 // key; Errc::tls_failed if libcrypto cannot sign with it.
 Result<Bytes> sign_certificate_verify(EVP_PKEY* key, ByteSpan transcript_hash);

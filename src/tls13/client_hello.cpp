@@ -13,7 +13,6 @@ constexpr std::array<std::uint16_t, 15> kCipherSuites = {0x1301, 0x1302, 0x1303,
 // ML-DSA, and rsa_pkcs1_sha1 last.
 constexpr std::array<std::uint16_t, 9> kQuicSignatureAlgorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805,
                                                                    0x0501, 0x0806, 0x0601, 0x0201};
-constexpr std::uint16_t kQuicTransportParameters = 0x0039;
 
 // The trust_anchors extension body Chromium 156 sends: the IDs of the Chrome Root Store's anchors
 // (draft-ietf-tls-trust-anchor-ids). Constant across connections; taken from the captured hellos.
@@ -233,7 +232,7 @@ Bytes build_client_hello(const ClientHelloSpec& spec, const HelloRandomness& r) 
     if (type == ext::kServerName && spec.server_name.empty()) continue;
     if (quic && left_out_over_quic(type)) continue;
     if (quic && type == ext::kSessionTicket) {
-      w.u16(kQuicTransportParameters);
+      w.u16(ext::kQuicTransportParameters);
       std::size_t ext_body = w.open_prefix(2);
       w.bytes(*spec.quic_transport_parameters);
       w.close_prefix(ext_body, 2);

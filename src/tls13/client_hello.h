@@ -40,6 +40,7 @@ inline constexpr std::uint16_t kSupportedVersions = 0x002b;
 inline constexpr std::uint16_t kCookie = 0x002c;
 inline constexpr std::uint16_t kPskKeyExchangeModes = 0x002d;
 inline constexpr std::uint16_t kKeyShare = 0x0033;
+inline constexpr std::uint16_t kQuicTransportParameters = 0x0039;
 inline constexpr std::uint16_t kApplicationSettings = 0x44cd;
 inline constexpr std::uint16_t kTrustAnchors = 0xca34;
 inline constexpr std::uint16_t kEncryptedClientHello = 0xfe0d;

@@ -144,8 +144,8 @@ asio::awaitable<std::error_code> ClientStream::handshake() {
   // Only what this client offered: no QUIC parameters over TCP, no protocol it did not ask for.
   bool offered = extensions->alpn.empty() ||
                  std::find(config_.alpn.begin(), config_.alpn.end(), extensions->alpn) != config_.alpn.end();
-  if (!offered || std::find(extensions->extensions.begin(), extensions->extensions.end(), std::uint16_t{0x0039}) !=
-                      extensions->extensions.end())
+  if (!offered || std::find(extensions->extensions.begin(), extensions->extensions.end(),
+                            ext::kQuicTransportParameters) != extensions->extensions.end())
     co_return co_await channel_.fail(alert::kUnsupportedExtension, Errc::tls_failed);
   summary_.alpn = extensions->alpn;
   transcript_.insert(transcript_.end(), message->raw.begin(), message->raw.end());

@@ -99,6 +99,9 @@ Result<ClientHelloInfo> parse_client_hello(ByteSpan body) {
         ch.server_name.assign(as_chars(*name));
         break;
       }
+      case ext::kQuicTransportParameters:
+        ch.quic_transport_parameters.emplace(data->begin(), data->end());
+        break;
       default:
         break;
     }
@@ -188,7 +191,7 @@ Result<EncryptedExtensions> parse_encrypted_extensions(ByteSpan body) {
         if (ee.alpn != "h2" && ee.alpn != "http/1.1" && ee.alpn != "h3") return fail(Errc::malformed);
         break;
       }
-      case 0x0039:  // quic_transport_parameters
+      case ext::kQuicTransportParameters:
         ee.quic_transport_parameters.assign(data->begin(), data->end());
         break;
       case ext::kServerName:

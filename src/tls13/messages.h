@@ -61,6 +61,7 @@ struct ClientHelloInfo {
   std::string server_name;
   std::vector<std::uint16_t> extensions;
   bool offers_tls13 = false;
+  std::optional<Bytes> quic_transport_parameters;  // present over QUIC (RFC 9001 §8.2)
 };
 // A ClientHello body, as a server reads it: every length checked, duplicates refused.
 Result<ClientHelloInfo> parse_client_hello(ByteSpan body);

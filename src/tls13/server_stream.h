@@ -14,6 +14,7 @@
 
 #include "core/byte_stream.h"
 #include "core/result.h"
+#include "tls13/certificate_check.h"
 #include "tls13/key_schedule.h"
 #include "tls13/key_share.h"
 #include "tls13/messages.h"
@@ -36,11 +37,6 @@ struct FlightShape {
 // perhaps a ChangeCipherSpec, then encrypted records. Errc::unsupported for a HelloRetryRequest
 // or anything not TLS 1.3.
 Result<FlightShape> parse_flight_shape(ByteSpan target_bytes);
-
-struct ServerCredentials {
-  std::vector<Bytes> chain;  // DER, leaf first
-  std::shared_ptr<EVP_PKEY> key;
-};
 
 class ServerStream final : public ByteStream {
  public:
