@@ -17,7 +17,7 @@ packages=(
 tests=(
   git libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
-  curl python3 nodejs openssl nginx-light nghttp2-server ngtcp2-server iproute2 postgresql systemd dpkg-dev fakeroot
+  curl python3 nodejs openssl nginx-light nghttp2-server ngtcp2-server ngtcp2-client iproute2 postgresql systemd dpkg-dev fakeroot
   shadowsocks-libev v2ray trojan zbar-tools pebble
   chromium
 )

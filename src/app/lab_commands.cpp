@@ -25,6 +25,7 @@
 #include "lab/reaction.h"
 #include "link/share_link.h"
 #include "quic/client_handshake.h"
+#include "quic/server_handshake.h"
 #include "tls13/borrow_auth.h"
 #include "tls13/client_stream.h"
 #include "transport/tls/certificate.h"
@@ -125,6 +126,57 @@ int lab_quic_handshake(const std::string& address, std::uint16_t port, const std
   if (params)
     for (const auto& p : *params) std::cout << " " << p.id;
   std::cout << "\n";
+  return 0;
+}
+
+int lab_quic_serve(const std::string& listen, const std::string& cert_file, const std::string& key_file,
+                   int connections, int timeout_ms) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "culvert: --listen takes ADDRESS:PORT\n";
+    return 2;
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  quic::ServeOptions options;
+  options.host = host;
+  try {
+    options.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
+  } catch (const std::exception&) {
+    std::cerr << "culvert: --listen takes ADDRESS:PORT\n";
+    return 2;
+  }
+  auto credentials = tls::load_server_credentials(cert_file, key_file);
+  if (!credentials) {
+    std::cerr << "culvert: cannot load " << cert_file << " and " << key_file << " (" << credentials.error().message()
+              << ")\n";
+    return 1;
+  }
+  quic::ServerTlsConfig config;
+  config.identity = std::make_shared<const tls13::ServerCredentials>(std::move(*credentials));
+  options.connections = connections;
+  options.timeout = std::chrono::milliseconds(timeout_ms);
+  options.on_listening = [](std::uint16_t port) { std::cout << "listening " << port << std::endl; };
+  options.on_connection = [](const quic::ServedHandshake& r) {
+    auto params = lab::parse_transport_parameters(r.peer_transport_parameters);
+    std::cout << (r.completed ? "completed" : "refused") << " alert " << int(r.alert) << " alpn "
+              << (r.alpn.empty() ? "-" : r.alpn) << " sni " << (r.server_name.empty() ? "-" : r.server_name)
+              << " cipher_suite 0x" << std::hex << r.cipher_suite << " group 0x" << r.group << std::dec
+              << " datagrams_received " << r.datagrams_received << " datagrams_sent " << r.datagrams_sent
+              << " elapsed_ms " << r.elapsed.count() << " client_parameters ";
+    const char* separator = "";
+    if (params)
+      for (const auto& p : *params) {
+        std::cout << separator << p.id;
+        separator = ",";
+      }
+    std::cout << (params && !params->empty() ? "" : "-") << std::endl;
+  };
+  auto served = quic::serve_handshakes(config, options);
+  if (!served) {
+    std::cerr << "culvert: QUIC server stopped (" << served.error().message() << ")\n";
+    return 1;
+  }
   return 0;
 }
 

@@ -22,6 +22,9 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
 int lab_fingerprint(const std::vector<std::string>& files);
 int lab_quic_flight(const std::string& server_name, const std::string& directory);
 int lab_quic_handshake(const std::string& address, std::uint16_t port, const std::string& server_name, int timeout_ms);
+// Answers QUIC handshakes with Culvert's server side, one at a time; a line per connection.
+int lab_quic_serve(const std::string& listen, const std::string& cert_file, const std::string& key_file,
+                   int connections, int timeout_ms);
 int lab_relay(LabRelayArgs args);
 
 struct LabProbeArgs {

@@ -138,6 +138,15 @@ int main(int argc, char** argv) {
   quic_handshake_cmd->add_option("port", handshake_port, "UDP port")->required();
   quic_handshake_cmd->add_option("--sni", handshake_sni, "Server name in the ClientHello");
   quic_handshake_cmd->add_option("--timeout-ms", handshake_timeout_ms, "Give up after")->capture_default_str();
+  std::string serve_listen = "127.0.0.1:4433", serve_cert, serve_key;
+  int serve_connections = 1, serve_timeout_ms = 30000;
+  auto* quic_serve_cmd = lab->add_subcommand(
+      "quic-serve", "Answer QUIC handshakes with Culvert's server side (TLS and ngtcp2), one connection at a time");
+  quic_serve_cmd->add_option("--listen", serve_listen, "UDP address:port")->capture_default_str();
+  quic_serve_cmd->add_option("--cert", serve_cert, "PEM certificate chain (P-256 key)")->required();
+  quic_serve_cmd->add_option("--key", serve_key, "PEM private key")->required();
+  quic_serve_cmd->add_option("--connections", serve_connections, "Stop after this many")->capture_default_str();
+  quic_serve_cmd->add_option("--timeout-ms", serve_timeout_ms, "Give up after")->capture_default_str();
   std::string fetch_url, fetch_connect;
   int fetch_timeout_ms = 10000;
   auto* fetch_cmd =
@@ -222,6 +231,8 @@ int main(int argc, char** argv) {
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(fingerprint_files);
   if (quic_flight_cmd->parsed()) return lab_quic_flight(flight_sni, flight_dir);
+  if (quic_serve_cmd->parsed())
+    return lab_quic_serve(serve_listen, serve_cert, serve_key, serve_connections, serve_timeout_ms);
   if (quic_handshake_cmd->parsed())
     return lab_quic_handshake(handshake_address, handshake_port, handshake_sni, handshake_timeout_ms);
   if (fetch_cmd->parsed()) return lab_fetch(fetch_url, fetch_connect, fetch_timeout_ms);

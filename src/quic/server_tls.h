@@ -44,6 +44,9 @@ class ServerTls {
   // CRYPTO data the client sent at `level`, in order. On an error, alert() says which TLS alert
   // the connection closes with (as a CRYPTO_ERROR).
   Result<void> receive(Level level, ByteSpan data, TlsEvents& out);
+  // Replaces the configured transport parameters; for a QUIC stack that can only encode its own
+  // once it has read the client's first packet (ngtcp2's chosen version). Before the ClientHello.
+  void set_transport_parameters(Bytes parameters) { config_.transport_parameters = std::move(parameters); }
 
   std::uint8_t alert() const { return alert_; }
   const Bytes& peer_transport_parameters() const { return peer_transport_parameters_; }

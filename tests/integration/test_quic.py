@@ -1,9 +1,12 @@
-"""Culvert's QUIC client against a QUIC server we did not write.
+"""Culvert's QUIC client against a QUIC server we did not write, and Culvert's QUIC server against a
+QUIC client we did not write.
 
-ngtcp2's example HTTP/3 server (Debian's ngtcp2-server, `gtlsserver`: ngtcp2 with GnuTLS) on
-loopback. Culvert's client sends Chromium's Initial (its ClientHello and transport parameters)
-and runs TLS 1.3 with its own code; the handshake must complete with ALPN h3 and the server's
-transport parameters read. The same first flight must read as Chromium's to the lab.
+ngtcp2's example HTTP/3 server and client (Debian's ngtcp2-server and ngtcp2-client, `gtlsserver`
+and `gtlsclient`: ngtcp2 with GnuTLS) on loopback. Culvert's client sends Chromium's Initial (its
+ClientHello and transport parameters) and runs TLS 1.3 with its own code; the handshake must
+complete with ALPN h3 and the server's transport parameters read. The same first flight must read
+as Chromium's to the lab. Culvert's server (`culvert lab quic-serve`: ngtcp2 under Culvert's own
+TLS 1.3 server) must complete GnuTLS's handshake, choosing as a stock OpenSSL server would.
 """
 import os
 import shutil
@@ -14,6 +17,7 @@ import unittest
 from harness import CULVERT
 
 SERVER = "/usr/sbin/gtlsserver"
+CLIENT = "/usr/bin/gtlsclient"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -97,6 +101,76 @@ class QuicHandshake(unittest.TestCase):
         theirs = subprocess.run([CULVERT, "lab", "fingerprint"] + chromium_files, capture_output=True, text=True,
                                 timeout=30)
         self.assertEqual(report(ours.stdout)["quic"], report(theirs.stdout)["quic"])
+
+
+@unittest.skipUnless(os.path.exists(CLIENT), "ngtcp2-client not installed (scripts/setup.sh --tests)")
+class QuicServer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="culvert-quic-server-")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "2", "-subj", "/CN=h3.example.test", "-keyout", "key.pem", "-out", "cert.pem"],
+                       cwd=cls.tmp, check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def serve(self, connections):
+        """Starts `culvert lab quic-serve` on a free port; returns the process and the port."""
+        server = subprocess.Popen([CULVERT, "lab", "quic-serve", "--listen", "127.0.0.1:0", "--cert",
+                                   os.path.join(self.tmp, "cert.pem"), "--key", os.path.join(self.tmp, "key.pem"),
+                                   "--connections", str(connections), "--timeout-ms", "60000"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = server.stdout.readline().split()
+        self.assertEqual(first[:1], ["listening"], server.stderr.read() if server.poll() is not None else first)
+        return server, int(first[1])
+
+    def finish(self, server):
+        out, err = server.communicate(timeout=60)
+        self.assertEqual(server.returncode, 0, err)
+        return [dict(zip(line.split()[1::2], line.split()[2::2])) | {"outcome": line.split()[0]}
+                for line in out.splitlines()]
+
+    def gtlsclient(self, port, *extra):
+        return subprocess.run([CLIENT, "--exit-on-all-streams-close", "--timeout=10s", *extra, "127.0.0.1",
+                               str(port), "https://h3.example.test/"], capture_output=True, text=True, timeout=60)
+
+    def test_gnutls_completes_the_handshake_with_h3(self):
+        server, port = self.serve(1)
+        r = self.gtlsclient(port)
+        (served,) = self.finish(server)
+        self.assertIn("QUIC handshake has completed", r.stdout + r.stderr)
+        self.assertIn("Negotiated ALPN is h3", r.stdout + r.stderr)
+        self.assertEqual(served["outcome"], "completed", served)
+        self.assertEqual(served["alpn"], "h3")
+        self.assertEqual(served["group"], "0x1d")  # GnuTLS's first key share
+        # The client's transport parameters were read: initial_source_connection_id at least.
+        self.assertIn("15", served["client_parameters"].split(","), served)
+
+    def test_the_cipher_suite_follows_the_clients_order(self):
+        # A stock OpenSSL server (no server preference) takes the client's first suite it has.
+        server, port = self.serve(2)
+        first = self.gtlsclient(port, "--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM")
+        second = self.gtlsclient(port, "--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305")
+        served = self.finish(server)
+        self.assertIn("Negotiated cipher suite is AES-256-GCM", first.stdout + first.stderr)
+        self.assertIn("Negotiated cipher suite is CHACHA20-POLY1305", second.stdout + second.stderr)
+        self.assertEqual([s["cipher_suite"] for s in served], ["0x1302", "0x1303"])
+
+    def test_our_client_and_server_agree(self):
+        server, port = self.serve(1)
+        r = subprocess.run([CULVERT, "lab", "quic-handshake", "127.0.0.1", str(port), "--sni", "h3.example.test",
+                            "--timeout-ms", "10000"], capture_output=True, text=True, timeout=60)
+        (served,) = self.finish(server)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fields = report(r.stdout)
+        self.assertEqual(fields["alpn"], "h3")
+        # Chromium's first share is X25519MLKEM768, which the server takes.
+        self.assertEqual(fields["group"], "0x11ec")
+        self.assertEqual(served["group"], "0x11ec")
+        self.assertEqual(served["sni"], "h3.example.test")
+        self.assertEqual(served["outcome"], "completed", served)
 
 
 if __name__ == "__main__":
