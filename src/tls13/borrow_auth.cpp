@@ -22,20 +22,41 @@ Bytes expand(ByteSpan prk, std::string_view label, std::size_t length) {
   return out;
 }
 
-Bytes prk_of(ByteSpan hello, ByteSpan shared) {
-  return hkdf_extract(sha256_suite(), hello.subspan(kRandomOffset, 32), shared);
+// Where the proof travels and the labels that keep the two carriers' keys apart.
+struct Layout {
+  std::size_t offset;  // of the 32 bytes carrying claim || tag, in the ClientHello message
+  bool salt_is_random;
+  std::string_view id_label, tag_label, key_label, context;
+};
+
+const Layout& layout_of(HelloCarrier carrier) {
+  static const Layout session_id{
+      kSessionIdOffset, true, "culvert borrow id", "culvert borrow tag", "culvert borrow key", "culvert borrow v1"};
+  // The random is the carrier itself, so it cannot salt; the (EC)DHE share behind `shared` is
+  // fresh for every hello anyway.
+  static const Layout random{kRandomOffset,    false, "culvert quic id", "culvert quic tag", "culvert quic key",
+                             "culvert quic v1"};
+  return carrier == HelloCarrier::session_id ? session_id : random;
+}
+
+Bytes prk_of(const Layout& l, ByteSpan hello, ByteSpan shared) {
+  if (l.salt_is_random) return hkdf_extract(sha256_suite(), hello.subspan(kRandomOffset, 32), shared);
+  return hkdf_extract(sha256_suite(), as_bytes(l.context), shared);
 }
 
 Bytes user_prk(ByteSpan prk, const std::array<std::uint8_t, 32>& secret) {
   return hkdf_extract(sha256_suite(), prk, secret);
 }
 
-Bytes tag_of(ByteSpan hello, ByteSpan user) {
+// Over the whole hello with only the tag's own bytes zeroed: the claim (user and time) is covered,
+// so nobody can move a captured hello's time into the window by flipping the masked bits.
+Bytes tag_of(const Layout& l, ByteSpan hello, ByteSpan user) {
   Bytes zeroed(hello.begin(), hello.end());
-  std::fill(zeroed.begin() + kSessionIdOffset, zeroed.begin() + kSessionIdOffset + 32, 0);
-  Bytes data(as_bytes("culvert borrow v1").begin(), as_bytes("culvert borrow v1").end());
+  std::fill(zeroed.begin() + static_cast<std::ptrdiff_t>(l.offset + kClaimSize),
+            zeroed.begin() + static_cast<std::ptrdiff_t>(l.offset + 32), 0);
+  Bytes data(as_bytes(l.context).begin(), as_bytes(l.context).end());
   data.insert(data.end(), zeroed.begin(), zeroed.end());
-  Bytes tag = hmac(sha256_suite(), expand(user, "culvert borrow tag", 32), data);
+  Bytes tag = hmac(sha256_suite(), expand(user, l.tag_label, 32), data);
   tag.resize(kTagSize);
   return tag;
 }
@@ -43,41 +64,45 @@ Bytes tag_of(ByteSpan hello, ByteSpan user) {
 }  // namespace
 
 Bytes seal_borrow_session_id(Bytes& hello, ByteSpan shared, const std::array<std::uint8_t, 8>& key_id,
-                             const std::array<std::uint8_t, 32>& secret, std::uint32_t unix_seconds) {
-  Bytes prk = prk_of(hello, shared);
-  Bytes mask = expand(prk, "culvert borrow id", kClaimSize);
-  std::uint8_t* sid = hello.data() + kSessionIdOffset;
-  for (std::size_t i = 0; i < 8; ++i) sid[i] = key_id[i] ^ mask[i];
+                             const std::array<std::uint8_t, 32>& secret, std::uint32_t unix_seconds,
+                             HelloCarrier carrier) {
+  const Layout& l = layout_of(carrier);
+  Bytes prk = prk_of(l, hello, shared);
+  Bytes mask = expand(prk, l.id_label, kClaimSize);
+  std::uint8_t* carried = hello.data() + l.offset;
+  for (std::size_t i = 0; i < 8; ++i) carried[i] = key_id[i] ^ mask[i];
   for (std::size_t i = 0; i < 4; ++i)
-    sid[8 + i] = static_cast<std::uint8_t>(unix_seconds >> (24 - 8 * i)) ^ mask[8 + i];
-  std::fill(sid + kClaimSize, sid + 32, 0);
+    carried[8 + i] = static_cast<std::uint8_t>(unix_seconds >> (24 - 8 * i)) ^ mask[8 + i];
   Bytes user = user_prk(prk, secret);
-  Bytes tag = tag_of(hello, user);
-  std::copy(tag.begin(), tag.end(), sid + kClaimSize);
-  Bytes extra = expand(user, "culvert borrow key", 32);
+  Bytes tag = tag_of(l, hello, user);
+  std::copy(tag.begin(), tag.end(), carried + kClaimSize);
+  Bytes extra = expand(user, l.key_label, 32);
   OPENSSL_cleanse(user.data(), user.size());
   OPENSSL_cleanse(prk.data(), prk.size());
   return extra;
 }
 
-BorrowClaim open_borrow_claim(ByteSpan hello, ByteSpan shared) {
-  Bytes prk = prk_of(hello, shared);
-  Bytes mask = expand(prk, "culvert borrow id", kClaimSize);
-  const std::uint8_t* sid = hello.data() + kSessionIdOffset;
+BorrowClaim open_borrow_claim(ByteSpan hello, ByteSpan shared, HelloCarrier carrier) {
+  const Layout& l = layout_of(carrier);
+  Bytes prk = prk_of(l, hello, shared);
+  Bytes mask = expand(prk, l.id_label, kClaimSize);
+  const std::uint8_t* carried = hello.data() + l.offset;
   BorrowClaim claim;
-  for (std::size_t i = 0; i < 8; ++i) claim.key_id[i] = sid[i] ^ mask[i];
-  for (std::size_t i = 0; i < 4; ++i) claim.unix_seconds = (claim.unix_seconds << 8) | (sid[8 + i] ^ mask[8 + i]);
+  for (std::size_t i = 0; i < 8; ++i) claim.key_id[i] = carried[i] ^ mask[i];
+  for (std::size_t i = 0; i < 4; ++i) claim.unix_seconds = (claim.unix_seconds << 8) | (carried[8 + i] ^ mask[8 + i]);
   OPENSSL_cleanse(prk.data(), prk.size());
   return claim;
 }
 
-std::optional<Bytes> verify_borrow_tag(ByteSpan hello, ByteSpan shared, const std::array<std::uint8_t, 32>& secret) {
-  Bytes prk = prk_of(hello, shared);
+std::optional<Bytes> verify_borrow_tag(ByteSpan hello, ByteSpan shared, const std::array<std::uint8_t, 32>& secret,
+                                       HelloCarrier carrier) {
+  const Layout& l = layout_of(carrier);
+  Bytes prk = prk_of(l, hello, shared);
   Bytes user = user_prk(prk, secret);
-  Bytes expected = tag_of(hello, user);
-  bool ok = crypto::equal_constant_time(expected, hello.subspan(kSessionIdOffset + kClaimSize, kTagSize));
+  Bytes expected = tag_of(l, hello, user);
+  bool ok = crypto::equal_constant_time(expected, hello.subspan(l.offset + kClaimSize, kTagSize));
   std::optional<Bytes> extra;
-  if (ok) extra = expand(user, "culvert borrow key", 32);
+  if (ok) extra = expand(user, l.key_label, 32);
   OPENSSL_cleanse(user.data(), user.size());
   OPENSSL_cleanse(prk.data(), prk.size());
   return extra;

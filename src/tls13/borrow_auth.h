@@ -10,12 +10,18 @@
 //   claim   = (key_id[8] || unix_seconds u32) XOR HKDF-Expand(prk, "culvert borrow id", 12)
 //   user    = HKDF-Extract(salt = prk, user secret)
 //   tag     = HMAC(HKDF-Expand(user, "culvert borrow tag", 32),
-//                  "culvert borrow v1" || ClientHello with the session id zeroed)[0..20]
+//                  "culvert borrow v1" || ClientHello with the tag's 20 bytes zeroed)[0..20]
 //   session_id = claim || tag
 //   extra   = HKDF-Expand(user, "culvert borrow key", 32), appended to the (EC)DHE secret
 //
-// The tag covers the whole ClientHello, so a changed byte fails; the timestamp bounds replays in
-// time and a cache of seen tags refuses them within the window. Pure code: no I/O.
+// The tag covers the whole ClientHello, the claim included, so a changed byte fails (a masked
+// timestamp cannot be shifted by flipping bits); the timestamp bounds replays in time and a cache
+// of seen tags refuses them within the window. Pure code: no I/O.
+//
+// Over QUIC the legacy session id must stay empty (RFC 9001 §8.4), so the same proof travels in
+// the ClientHello's 32-byte random (HelloCarrier::random), which every browser fills with random
+// bytes too: prk's salt is the constant "culvert quic v1" instead of the random, the labels say
+// "quic" instead of "borrow", and the tag zeroes its own bytes of the random.
 #pragma once
 
 #include <array>
@@ -31,22 +37,26 @@ namespace culvert::tls13 {
 inline constexpr std::size_t kSessionIdOffset = 4 + 2 + 32 + 1;  // in the ClientHello message
 inline constexpr std::size_t kRandomOffset = 4 + 2;
 
+enum class HelloCarrier { session_id, random };
+
 struct BorrowClaim {
   std::array<std::uint8_t, 8> key_id{};
   std::uint32_t unix_seconds = 0;
 };
 
-// Client: writes the session id into `hello` (a ClientHello message whose session id is zero)
+// Client: writes claim and tag into `hello` (a ClientHello message) at the carrier
 // and returns the extra key-schedule secret.
 Bytes seal_borrow_session_id(Bytes& hello, ByteSpan shared, const std::array<std::uint8_t, 8>& key_id,
-                             const std::array<std::uint8_t, 32>& secret, std::uint32_t unix_seconds);
+                             const std::array<std::uint8_t, 32>& secret, std::uint32_t unix_seconds,
+                             HelloCarrier carrier = HelloCarrier::session_id);
 
 // Server, step 1: the key id and time the session id claims (anyone can produce a claim; the tag
 // decides).
-BorrowClaim open_borrow_claim(ByteSpan hello, ByteSpan shared);
+BorrowClaim open_borrow_claim(ByteSpan hello, ByteSpan shared, HelloCarrier carrier = HelloCarrier::session_id);
 // Server, step 2: checks the tag against the claimed user's secret, in constant time; returns the
 // extra key-schedule secret when it holds.
-std::optional<Bytes> verify_borrow_tag(ByteSpan hello, ByteSpan shared, const std::array<std::uint8_t, 32>& secret);
+std::optional<Bytes> verify_borrow_tag(ByteSpan hello, ByteSpan shared, const std::array<std::uint8_t, 32>& secret,
+                                       HelloCarrier carrier = HelloCarrier::session_id);
 
 // Tags seen within the time window; a second sighting is a replay. Bounded in size.
 class ReplayCache {

@@ -71,6 +71,43 @@ TEST(BorrowAuth, SessionIdLooksRandomAcrossHellos) {
   EXPECT_EQ(ids.size(), 50u);
 }
 
+TEST(BorrowAuth, AShiftedTimeFailsTheTag) {
+  // The claim is masked by XOR, so flipping a bit of it flips the time it reads as: the tag must
+  // cover the claim, or a captured hello could be moved back into the time window.
+  Parties s;
+  seal_borrow_session_id(s.hello, s.client_shared(), s.key_id, s.secret, 1700000000);
+  Bytes shifted = s.hello;
+  shifted[kSessionIdOffset + 11] ^= 0x04;
+  EXPECT_EQ(open_borrow_claim(shifted, s.server_shared()).unix_seconds, 1700000000u ^ 0x04);
+  EXPECT_FALSE(verify_borrow_tag(shifted, s.server_shared(), s.secret));
+}
+
+TEST(BorrowAuth, OverQuicTheProofTravelsInTheRandom) {
+  Parties s;
+  const Bytes before = s.hello;
+  Bytes extra =
+      seal_borrow_session_id(s.hello, s.client_shared(), s.key_id, s.secret, 1700000000, HelloCarrier::random);
+  // Only the random changed; the session id stays as it was.
+  for (std::size_t i = 0; i < s.hello.size(); ++i) {
+    if (i < kRandomOffset || i >= kRandomOffset + 32) {
+      ASSERT_EQ(s.hello[i], before[i]) << i;
+    }
+  }
+  auto claim = open_borrow_claim(s.hello, s.server_shared(), HelloCarrier::random);
+  EXPECT_EQ(claim.key_id, s.key_id);
+  EXPECT_EQ(claim.unix_seconds, 1700000000u);
+  auto server_extra = verify_borrow_tag(s.hello, s.server_shared(), s.secret, HelloCarrier::random);
+  ASSERT_TRUE(server_extra);
+  EXPECT_EQ(*server_extra, extra);
+  // The carriers' keys are kept apart, and a changed byte anywhere fails.
+  EXPECT_FALSE(verify_borrow_tag(s.hello, s.server_shared(), s.secret, HelloCarrier::session_id));
+  for (std::size_t at : {std::size_t{10}, kRandomOffset + 9, kRandomOffset + 20, s.hello.size() - 1}) {
+    Bytes changed = s.hello;
+    changed[at] ^= 0x01;
+    EXPECT_FALSE(verify_borrow_tag(changed, s.server_shared(), s.secret, HelloCarrier::random)) << at;
+  }
+}
+
 TEST(BorrowAuth, ReplayCacheRefusesTheSecondSightingAndStaysBounded) {
   ReplayCache cache(3);
   Bytes a = {1}, b = {2}, c = {3}, d = {4};
