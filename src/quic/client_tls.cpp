@@ -22,6 +22,7 @@ ClientTls::~ClientTls() {
   cleanse(secrets_.server_handshake_traffic);
   cleanse(secrets_.master);
   cleanse(exporter_master_);
+  cleanse(user_secret_);
 }
 
 Bytes ClientTls::transcript_hash() const { return tls13::hash(*suite_, transcript_); }
@@ -45,6 +46,14 @@ Result<void> ClientTls::start(TlsEvents& out) {
     shares_.push_back(std::move(*share));
   }
   Bytes hello = tls13::build_client_hello(spec, tls13::HelloRandomness::draw());
+  if (config_.user) {
+    // The standalone X25519 share (the second) meets the server's static key.
+    auto shared = shares_[1].agree(config_.user->server_public_key);
+    if (!shared) return refuse(tls13::alert::kInternalError);
+    user_secret_ = tls13::seal_borrow_session_id(hello, *shared, config_.user->key_id, config_.user->secret,
+                                                 tls13::hello_auth_now(), tls13::HelloCarrier::random);
+    cleanse(*shared);
+  }
   transcript_ = hello;
   out.send.emplace_back(Level::initial, std::move(hello));
   state_ = State::server_hello;
@@ -160,6 +169,8 @@ Result<void> ClientTls::on_server_hello(const tls13::HandshakeMessage& message, 
   if (!shared) return refuse(tls13::alert::kIllegalParameter);
   group_ = share->group();
   shares_.clear();
+  shared->insert(shared->end(), user_secret_.begin(), user_secret_.end());
+  cleanse(user_secret_);
   transcript_.insert(transcript_.end(), message.raw.begin(), message.raw.end());
   // No message may follow the ServerHello at the Initial level (RFC 9001 §4.1.3).
   if (!framers_[static_cast<int>(Level::initial)].empty()) return refuse(tls13::alert::kUnexpectedMessage);

@@ -15,6 +15,7 @@
 #include "core/bytes.h"
 #include "core/result.h"
 #include "quic/tls_events.h"
+#include "tls13/borrow_auth.h"
 #include "tls13/certificate_check.h"
 #include "tls13/key_schedule.h"
 #include "tls13/key_share.h"
@@ -29,6 +30,9 @@ struct ClientTlsConfig {
   // Only for lab tools talking to a test server; never for a tunnel.
   bool accept_any_certificate = false;
   Bytes transport_parameters;  // the quic_transport_parameters body to send
+  // A Culvert user: the proof travels in the hello's random (borrow_auth.h, HelloCarrier::random)
+  // and its secret joins the key schedule, so only the server holding the static key can finish.
+  std::optional<tls13::BorrowCredentials> user;
 };
 
 class ClientTls {
@@ -68,6 +72,7 @@ class ClientTls {
   tls13::HandshakeSecrets secrets_;
   tls13::X509Ptr leaf_;
   Bytes exporter_master_;
+  Bytes user_secret_;  // joins the (EC)DHE secret when config_.user is set
   Bytes peer_transport_parameters_;
   std::string alpn_;
   std::uint16_t group_ = 0;

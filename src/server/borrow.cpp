@@ -77,28 +77,32 @@ asio::awaitable<void> read_client_hello(asio::ip::tcp::socket& socket, ReadHello
 BorrowGate::BorrowGate(std::array<std::uint8_t, 32> static_private_key, std::chrono::seconds window)
     : static_key_(tls13::KeyShare::from_x25519_private(static_private_key).value()), window_(window) {}
 
-std::optional<BorrowDecision> BorrowGate::check(ByteSpan hello_message, UserStore& store) {
+std::optional<BorrowDecision> BorrowGate::check(ByteSpan hello_message, UserStore& store, tls13::HelloCarrier carrier) {
   auto info = tls13::parse_client_hello(hello_message.subspan(4));
-  if (!info || !info->offers_tls13 || info->session_id.size() != 32) return std::nullopt;
+  const std::size_t session_id = carrier == tls13::HelloCarrier::session_id ? 32 : 0;
+  if (!info || !info->offers_tls13 || info->session_id.size() != session_id) return std::nullopt;
   auto share = std::find_if(info->key_shares.begin(), info->key_shares.end(),
                             [](const auto& s) { return s.first == tls13::group::kX25519; });
   if (share == info->key_shares.end()) return std::nullopt;
   auto shared = static_key_.agree(share->second);
   if (!shared) return std::nullopt;
-  auto claim = tls13::open_borrow_claim(hello_message, *shared);
+  auto claim = tls13::open_borrow_claim(hello_message, *shared, carrier);
   auto found = store.find_active(claim.key_id, unix_now());
   if (!found) {
     spdlog::error("user store lookup failed: {}", found.error().message());
     return std::nullopt;
   }
   static const std::array<std::uint8_t, 32> kDummySecret{};
-  auto extra = tls13::verify_borrow_tag(hello_message, *shared, *found ? (*found)->credential.secret : kDummySecret);
+  auto extra =
+      tls13::verify_borrow_tag(hello_message, *shared, *found ? (*found)->credential.secret : kDummySecret, carrier);
   if (!extra || !*found) return std::nullopt;
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   auto age = now.count() - static_cast<std::int64_t>(claim.unix_seconds);
   if (age > window_.count() || age < -window_.count()) return std::nullopt;
   // The tag covers the whole hello, so it names this hello: a second sighting is a replay.
-  if (!replays_.first_sighting(hello_message.subspan(tls13::kSessionIdOffset + 12, 20))) return std::nullopt;
+  const std::size_t carried =
+      carrier == tls13::HelloCarrier::session_id ? tls13::kSessionIdOffset : tls13::kRandomOffset;
+  if (!replays_.first_sighting(hello_message.subspan(carried + 12, 20))) return std::nullopt;
   return BorrowDecision{**found, std::move(*extra)};
 }
 

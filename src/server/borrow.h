@@ -45,8 +45,10 @@ class BorrowGate {
   BorrowGate(std::array<std::uint8_t, 32> static_private_key, std::chrono::seconds window);
 
   // A user, or nothing for anyone else (probers, replays, browsers, revoked users). Unknown key
-  // ids still cost one tag computation, so timing does not tell them apart.
-  std::optional<BorrowDecision> check(ByteSpan hello_message, UserStore& store);
+  // ids still cost one tag computation, so timing does not tell them apart. Over TCP the proof is
+  // in the session id; over QUIC (whose hello has none) in the random.
+  std::optional<BorrowDecision> check(ByteSpan hello_message, UserStore& store,
+                                      tls13::HelloCarrier carrier = tls13::HelloCarrier::session_id);
 
  private:
   tls13::KeyShare static_key_;

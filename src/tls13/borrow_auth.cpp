@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <chrono>
+
 #include "crypto/crypto.h"
 #include "tls13/key_schedule.h"
 
@@ -106,6 +108,11 @@ std::optional<Bytes> verify_borrow_tag(ByteSpan hello, ByteSpan shared, const st
   OPENSSL_cleanse(user.data(), user.size());
   OPENSSL_cleanse(prk.data(), prk.size());
   return extra;
+}
+
+std::uint32_t hello_auth_now() {
+  return static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 bool ReplayCache::first_sighting(ByteSpan tag) {

@@ -39,6 +39,17 @@ inline constexpr std::size_t kRandomOffset = 4 + 2;
 
 enum class HelloCarrier { session_id, random };
 
+// What a client authenticates with inside the ClientHello: the server's static X25519 key and the
+// user's credential. The server is then proven by the key schedule, not by its certificate.
+struct BorrowCredentials {
+  std::array<std::uint8_t, 32> server_public_key{};
+  std::array<std::uint8_t, 8> key_id{};
+  std::array<std::uint8_t, 32> secret{};
+};
+
+// Seconds since 1970, as the claim carries them.
+std::uint32_t hello_auth_now();
+
 struct BorrowClaim {
   std::array<std::uint8_t, 8> key_id{};
   std::uint32_t unix_seconds = 0;

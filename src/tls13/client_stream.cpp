@@ -18,11 +18,6 @@ namespace {
 
 bool offered_group(std::uint16_t g) { return std::find(kGroups.begin(), kGroups.end(), g) != kGroups.end(); }
 
-std::uint32_t unix_now() {
-  return static_cast<std::uint32_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 }  // namespace
 
 ClientStream::ClientStream(asio::ip::tcp::socket socket, ClientConfig config)
@@ -51,7 +46,8 @@ asio::awaitable<std::error_code> ClientStream::handshake() {
     // The standalone X25519 share (shares[1]) meets the server's static key.
     auto shared = shares[1].agree(config_.borrow->server_public_key);
     if (!shared) co_return make_error_code(Errc::bad_link);
-    borrow_secret = seal_borrow_session_id(hello, *shared, config_.borrow->key_id, config_.borrow->secret, unix_now());
+    borrow_secret =
+        seal_borrow_session_id(hello, *shared, config_.borrow->key_id, config_.borrow->secret, hello_auth_now());
     OPENSSL_cleanse(shared->data(), shared->size());
     std::copy(hello.begin() + kSessionIdOffset, hello.begin() + kSessionIdOffset + 32, randomness.session_id.begin());
   }

@@ -15,6 +15,7 @@
 
 #include "core/byte_stream.h"
 #include "core/result.h"
+#include "tls13/borrow_auth.h"
 #include "tls13/certificate_check.h"
 #include "tls13/client_hello.h"
 #include "tls13/key_schedule.h"
@@ -24,14 +25,6 @@
 #include "tls13/record_channel.h"
 
 namespace culvert::tls13 {
-
-// The borrowed-site transport: authenticate inside the ClientHello (borrow_auth.h). The server is
-// then proven by the key schedule, not by its certificate.
-struct BorrowCredentials {
-  std::array<std::uint8_t, 32> server_public_key{};
-  std::array<std::uint8_t, 8> key_id{};
-  std::array<std::uint8_t, 32> secret{};
-};
 
 struct ClientConfig {
   std::string server_name;                              // SNI; empty sends none

@@ -10,7 +10,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "crypto/crypto.h"
 #include "quic/client_tls.h"
+#include "server/borrow.h"
+#include "store/memory_user_store.h"
 #include "tls13/client_hello.h"
 #include "tls13/record_channel.h"
 #include "transport/tls/certificate.h"
@@ -138,6 +141,47 @@ TEST(QuicServerTls, AnExtraSecretOnlyItsHolderCanFinishWith) {
   EXPECT_EQ(calls, 1);
   EXPECT_FALSE(p.server.complete());
   EXPECT_FALSE(p.server.export_key("x"));
+}
+
+TEST(QuicServerTls, AUserProvenInTheRandomFinishesAndEveryoneElseMeetsThePlainServer) {
+  MemoryUserStore store;
+  User alice = store.add("alice").value();
+  auto keys = crypto::x25519_generate();
+  BorrowGate gate(keys.private_key, std::chrono::seconds(120));
+  std::string who;
+  auto config = server_config();
+  config.extra_secret = [&](ByteSpan hello, const tls13::ClientHelloInfo&) -> Bytes {
+    auto decision = gate.check(hello, store, tls13::HelloCarrier::random);
+    if (!decision) return {};
+    who = decision->user.name;
+    return decision->extra_secret;
+  };
+  auto user = client_config();
+  user.user = tls13::BorrowCredentials{keys.public_key, alice.credential.key_id, alice.credential.secret};
+  {
+    Pump p(user, config);
+    ASSERT_TRUE(p.run()) << "client alert " << int(p.client.alert()) << ", server alert " << int(p.server.alert());
+    EXPECT_TRUE(p.server.extra_secret_used());
+    EXPECT_EQ(who, "alice");
+    EXPECT_EQ(*p.client.export_key("culvert quic"), *p.server.export_key("culvert quic"));
+  }
+  {
+    // A client that is no user (a browser, a prober): the gate finds nothing, the server runs the
+    // plain schedule and the handshake completes as with any HTTP/3 site.
+    Pump p(client_config(), config);
+    who.clear();
+    ASSERT_TRUE(p.run());
+    EXPECT_FALSE(p.server.extra_secret_used());
+    EXPECT_TRUE(who.empty());
+  }
+  {
+    // A wrong secret: the gate says no, the client's schedule has its secret, nobody finishes.
+    auto wrong = user;
+    wrong.user->secret[0] ^= 1;
+    Pump p(wrong, config);
+    EXPECT_FALSE(p.run());
+    EXPECT_FALSE(p.server.extra_secret_used());
+  }
 }
 
 TEST(QuicServerTls, RefusesAHelloWithoutTransportParameters) {
