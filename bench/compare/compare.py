@@ -501,7 +501,7 @@ def targets(report):
                     text += (f"; median {mine:.2f} vs best peer {best} {lk[best][key]['download_mib_s']:.2f} MiB/s — "
                              f"{'met' if mine >= lk[best][key]['download_mib_s'] and below_half == 0 else 'missed'}")
                 out.append(text)
-                if peers:
+                if peers and name != "direct again":
                     best = min(peers, key=lambda p: lk[p][key]["page_s"])
                     ratio = lk[name][key]["page_s"] / lk[best][key]["page_s"]
                     goal = 1.0 if l >= 0.1 else 0.7
