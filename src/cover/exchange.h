@@ -7,6 +7,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <span>

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "cover/header_request.h"
 #include "cover/request_parser.h"
 #include "cover/response.h"
 
@@ -23,8 +24,7 @@ constexpr std::uint8_t kPreface[40] = {
 };
 
 struct Stream {
-  RequestFacts facts;
-  std::string method, path;
+  HeaderRequest request;
   bool answered = false;
   std::string body;  // the answer's body, served by the data source
   std::size_t sent = 0;
@@ -47,21 +47,6 @@ void strip_goaway_debug(Bytes& out) {
   }
   fixed.insert(fixed.end(), out.begin() + static_cast<long>(pos), out.end());
   out = std::move(fixed);
-}
-
-Method method_from(const std::string& m) {
-  static const std::pair<const char*, Method> names[] = {
-      {"GET", Method::get},           {"HEAD", Method::head},
-      {"POST", Method::post},         {"PUT", Method::put},
-      {"DELETE", Method::delete_},    {"OPTIONS", Method::options},
-      {"PATCH", Method::patch},       {"TRACE", Method::trace},
-      {"CONNECT", Method::connect},   {"MKCOL", Method::mkcol},
-      {"COPY", Method::copy},         {"MOVE", Method::move},
-      {"LOCK", Method::lock},         {"UNLOCK", Method::unlock},
-      {"PROPFIND", Method::propfind}, {"PROPPATCH", Method::proppatch}};
-  for (const auto& [name, method] : names)
-    if (m == name) return method;
-  return Method::unknown;
 }
 
 class H2 {
@@ -166,20 +151,7 @@ class H2 {
   void answer(std::int32_t id, Stream& s) {
     if (s.answered) return;
     s.answered = true;
-    s.facts.http_version = 2000;
-    s.facts.method = method_from(s.method);
-    Response response;
-    std::string uri;
-    std::string path = s.path.substr(0, s.path.find('?'));
-    if (s.path.empty() || s.path[0] != '/' || !normalize_uri(path, uri)) {
-      response = special_response(400, s.facts);
-    } else {
-      s.facts.uri = uri;
-      const Claim* claim = find_claim(claims_, uri);
-      std::optional<Response> claimed;
-      if (claim && claim->answer) claimed = claim->answer(ClaimedRequest{s.method, uri, 2000, std::nullopt, false});
-      response = claimed ? std::move(*claimed) : static_response(s.facts);
-    }
+    Response response = answer_header_request(s.request, 2000, claims_);
     auto headers = h2_headers(response, http_date(std::time(nullptr)));
     std::vector<nghttp2_nv> nva;
     for (auto& [name, value] : headers) {
@@ -222,22 +194,8 @@ class H2 {
     auto it = h->streams_.find(frame->hd.stream_id);
     if (it == h->streams_.end()) return 0;
     Stream& s = *it->second;
-    std::string n(reinterpret_cast<const char*>(name), namelen);
-    std::string v(reinterpret_cast<const char*>(value), valuelen);
-    if (n == ":method") s.method = v;
-    if (n == ":path") s.path = v;
-    if (n == "user-agent" && v.find("Chrome/") != std::string::npos && v.find("Gecko/") == std::string::npos &&
-        v.find("Opera") == std::string::npos)
-      s.facts.chrome = true;
-    if (n == "user-agent" && v.find("MSIE ") != std::string::npos) s.facts.msie = true;
-    if (n == "accept-encoding" && s.facts.accept_encoding.empty()) s.facts.accept_encoding = v;
-    if (n == "via") s.facts.via = true;
-    if (n == "range") s.facts.range = v;
-    if (n == "if-range") s.facts.if_range = v;
-    if (n == "if-modified-since") s.facts.if_modified_since = v;
-    if (n == "if-unmodified-since") s.facts.if_unmodified_since = v;
-    if (n == "if-match") s.facts.if_match = v;
-    if (n == "if-none-match") s.facts.if_none_match = v;
+    s.request.add_header(std::string_view(reinterpret_cast<const char*>(name), namelen),
+                         std::string_view(reinterpret_cast<const char*>(value), valuelen));
     return 0;
   }
 
