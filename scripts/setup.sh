@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libssl-dev libsqlite3-dev libasio-dev libcli11-dev libspdlog-dev libfmt-dev
   libqrencode-dev libtomlplusplus-dev libexpected-dev libbrotli-dev libmaxminddb-dev libpng-dev libpq-dev
-  libnghttp2-dev libngtcp2-dev zlib1g-dev nlohmann-json3-dev
+  libnghttp2-dev libngtcp2-dev libnghttp3-dev zlib1g-dev nlohmann-json3-dev
   openssl ca-certificates
 )
 tests=(

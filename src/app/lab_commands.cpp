@@ -130,7 +130,7 @@ int lab_quic_handshake(const std::string& address, std::uint16_t port, const std
 }
 
 int lab_quic_serve(const std::string& listen, const std::string& cert_file, const std::string& key_file,
-                   int connections, int timeout_ms) {
+                   int connections, int timeout_ms, bool http3_cover) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "culvert: --listen takes ADDRESS:PORT\n";
@@ -156,6 +156,8 @@ int lab_quic_serve(const std::string& listen, const std::string& cert_file, cons
   config.identity = std::make_shared<const tls13::ServerCredentials>(std::move(*credentials));
   options.connections = connections;
   options.timeout = std::chrono::milliseconds(timeout_ms);
+  options.http3_cover = http3_cover;
+  if (http3_cover) options.linger = std::chrono::milliseconds(2000);
   options.on_listening = [](std::uint16_t port) { std::cout << "listening " << port << std::endl; };
   options.on_connection = [](const quic::ServedHandshake& r) {
     auto params = lab::parse_transport_parameters(r.peer_transport_parameters);
@@ -163,7 +165,7 @@ int lab_quic_serve(const std::string& listen, const std::string& cert_file, cons
               << (r.alpn.empty() ? "-" : r.alpn) << " sni " << (r.server_name.empty() ? "-" : r.server_name)
               << " cipher_suite 0x" << std::hex << r.cipher_suite << " group 0x" << r.group << std::dec
               << " datagrams_received " << r.datagrams_received << " datagrams_sent " << r.datagrams_sent
-              << " elapsed_ms " << r.elapsed.count() << " client_parameters ";
+              << " elapsed_ms " << r.elapsed.count() << " http3_requests " << r.http3_requests << " client_parameters ";
     const char* separator = "";
     if (params)
       for (const auto& p : *params) {

@@ -24,7 +24,7 @@ int lab_quic_flight(const std::string& server_name, const std::string& directory
 int lab_quic_handshake(const std::string& address, std::uint16_t port, const std::string& server_name, int timeout_ms);
 // Answers QUIC handshakes with Culvert's server side, one at a time; a line per connection.
 int lab_quic_serve(const std::string& listen, const std::string& cert_file, const std::string& key_file,
-                   int connections, int timeout_ms);
+                   int connections, int timeout_ms, bool http3_cover);
 int lab_relay(LabRelayArgs args);
 
 struct LabProbeArgs {

@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   quic_handshake_cmd->add_option("--timeout-ms", handshake_timeout_ms, "Give up after")->capture_default_str();
   std::string serve_listen = "127.0.0.1:4433", serve_cert, serve_key;
   int serve_connections = 1, serve_timeout_ms = 30000;
+  bool serve_http3 = false;
   auto* quic_serve_cmd = lab->add_subcommand(
       "quic-serve", "Answer QUIC handshakes with Culvert's server side (TLS and ngtcp2), one connection at a time");
   quic_serve_cmd->add_option("--listen", serve_listen, "UDP address:port")->capture_default_str();
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
   quic_serve_cmd->add_option("--key", serve_key, "PEM private key")->required();
   quic_serve_cmd->add_option("--connections", serve_connections, "Stop after this many")->capture_default_str();
   quic_serve_cmd->add_option("--timeout-ms", serve_timeout_ms, "Give up after")->capture_default_str();
+  quic_serve_cmd->add_flag("--http3", serve_http3, "Answer HTTP/3 requests with the built-in cover site");
   std::string fetch_url, fetch_connect;
   int fetch_timeout_ms = 10000;
   auto* fetch_cmd =
@@ -232,7 +234,7 @@ int main(int argc, char** argv) {
   if (fingerprint_cmd->parsed()) return lab_fingerprint(fingerprint_files);
   if (quic_flight_cmd->parsed()) return lab_quic_flight(flight_sni, flight_dir);
   if (quic_serve_cmd->parsed())
-    return lab_quic_serve(serve_listen, serve_cert, serve_key, serve_connections, serve_timeout_ms);
+    return lab_quic_serve(serve_listen, serve_cert, serve_key, serve_connections, serve_timeout_ms, serve_http3);
   if (quic_handshake_cmd->parsed())
     return lab_quic_handshake(handshake_address, handshake_port, handshake_sni, handshake_timeout_ms);
   if (fetch_cmd->parsed()) return lab_fetch(fetch_url, fetch_connect, fetch_timeout_ms);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "crypto/crypto.h"
+#include "quic/h3_cover.h"
 #include "quic/ngtcp2_crypto.h"
 #include "quic/ngtcp2_support.h"
 #include "quic/transport_parameters.h"
@@ -31,17 +32,21 @@ struct Socket {
 
 struct Connection {
   std::unique_ptr<ServerTls> tls;
+  std::unique_ptr<H3Cover> h3;  // the cover over HTTP/3, once the handshake is complete
   ngtcp2_conn* conn = nullptr;
   bool peer_parameters_set = false;
   bool local_parameters_set = false;
+  bool http3_cover = false;
   sockaddr_storage local{}, remote{};
   socklen_t local_length = 0, remote_length = 0;
   ngtcp2_path path{};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> completed_at;
+  std::chrono::steady_clock::time_point last_datagram = started;
   ServedHandshake report;
 
   ~Connection() {
+    h3.reset();  // nghttp3 first: it refers to the QUIC connection's streams
     if (conn) ngtcp2_conn_del(conn);
   }
 };
@@ -68,7 +73,50 @@ int on_recv_crypto_data(ngtcp2_conn* conn, ngtcp2_crypto_level level, std::uint6
     ngtcp2_conn_set_tls_alert(conn, c.tls->alert());
     return NGTCP2_ERR_CRYPTO;
   }
-  return apply_tls_events(conn, events, c.tls->peer_transport_parameters(), c.peer_parameters_set);
+  int rv = apply_tls_events(conn, events, c.tls->peer_transport_parameters(), c.peer_parameters_set);
+  if (rv == 0 && events.complete && c.http3_cover) {
+    // Now, not after this datagram: a client's first request often rides with its Finished.
+    c.h3 = std::make_unique<H3Cover>(conn);
+    if (!c.h3->start()) return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
+  return rv;
+}
+
+Connection& of(void* user_data) { return *static_cast<Connection*>(user_data); }
+
+int on_recv_stream_data(ngtcp2_conn*, std::uint32_t flags, std::int64_t stream_id, std::uint64_t,
+                        const std::uint8_t* data, std::size_t length, void* user_data, void*) {
+  auto& c = of(user_data);
+  if (!c.h3) return 0;
+  return c.h3->on_stream_data(stream_id, ByteSpan(data, length), (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+}
+
+int on_acked_stream_data_offset(ngtcp2_conn*, std::int64_t stream_id, std::uint64_t, std::uint64_t length,
+                                void* user_data, void*) {
+  auto& c = of(user_data);
+  return c.h3 ? c.h3->on_acked(stream_id, length) : 0;
+}
+
+int on_stream_close(ngtcp2_conn*, std::uint32_t, std::int64_t stream_id, std::uint64_t app_error_code, void* user_data,
+                    void*) {
+  auto& c = of(user_data);
+  return c.h3 ? c.h3->on_stream_close(stream_id, app_error_code) : 0;
+}
+
+int on_stream_reset(ngtcp2_conn*, std::int64_t stream_id, std::uint64_t, std::uint64_t, void* user_data, void*) {
+  auto& c = of(user_data);
+  return c.h3 ? c.h3->on_stream_reset(stream_id) : 0;
+}
+
+int on_extend_max_stream_data(ngtcp2_conn*, std::int64_t stream_id, std::uint64_t, void* user_data, void*) {
+  auto& c = of(user_data);
+  return c.h3 ? c.h3->on_extend_max_stream_data(stream_id) : 0;
+}
+
+int on_extend_max_remote_bidi(ngtcp2_conn*, std::uint64_t max_streams, void* user_data) {
+  auto& c = of(user_data);
+  if (c.h3) c.h3->on_extend_max_remote_bidi_streams(max_streams);
+  return 0;
 }
 
 // What an HTTP/3 site's server offers: room for a page's requests, the three unidirectional
@@ -108,6 +156,12 @@ Result<std::unique_ptr<Connection>> accept_connection(const ngtcp2_pkt_hd& heade
   callbacks.recv_client_initial = on_recv_client_initial;
   callbacks.recv_crypto_data = on_recv_crypto_data;
   callbacks.get_new_connection_id = new_connection_id;
+  callbacks.recv_stream_data = on_recv_stream_data;
+  callbacks.acked_stream_data_offset = on_acked_stream_data_offset;
+  callbacks.stream_close = on_stream_close;
+  callbacks.stream_reset = on_stream_reset;
+  callbacks.extend_max_stream_data = on_extend_max_stream_data;
+  callbacks.extend_max_remote_streams_bidi = on_extend_max_remote_bidi;
   ngtcp2_settings settings;
   ngtcp2_settings_default(&settings);
   settings.initial_ts = ngtcp2_now();
@@ -181,6 +235,7 @@ Result<void> serve_handshakes(const ServerTlsConfig& tls, const ServeOptions& op
     r.cipher_suite = c->tls->cipher_suite();
     r.group = c->tls->group();
     r.peer_transport_parameters = c->tls->peer_transport_parameters();
+    r.http3_requests = c->h3 ? c->h3->requests_answered() : 0;
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         (c->completed_at ? *c->completed_at : std::chrono::steady_clock::now()) - c->started);
     if (options.on_connection) options.on_connection(r);
@@ -195,7 +250,8 @@ Result<void> serve_handshakes(const ServerTlsConfig& tls, const ServeOptions& op
     if (c) {
       for (;;) {
         ngtcp2_pkt_info info{};
-        ngtcp2_ssize n = ngtcp2_conn_write_pkt(c->conn, nullptr, &info, out.data(), out.size(), ngtcp2_now());
+        ngtcp2_ssize n = c->h3 ? c->h3->write_packet(out.data(), out.size(), ngtcp2_now())
+                               : ngtcp2_conn_write_pkt(c->conn, nullptr, &info, out.data(), out.size(), ngtcp2_now());
         if (n < 0) {
           ngtcp2_connection_close_error close;
           ngtcp2_connection_close_error_set_transport_error_liberr(&close, static_cast<int>(n), nullptr, 0);
@@ -210,8 +266,10 @@ Result<void> serve_handshakes(const ServerTlsConfig& tls, const ServeOptions& op
         c->completed_at = std::chrono::steady_clock::now();
       until = std::min(until, ngtcp2_conn_get_expiry(c->conn));
       if (c->completed_at) {
+        // Serving HTTP/3, the connection lasts while the client is active.
+        auto since = options.http3_cover ? std::max(*c->completed_at, c->last_datagram) : *c->completed_at;
         auto done_at = static_cast<ngtcp2_tstamp>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(c->completed_at->time_since_epoch()).count());
+            std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch()).count());
         if (t >= done_at + linger) {
           // A browser's tab closed: H3_NO_ERROR, as an HTTP/3 server ends an idle connection.
           ngtcp2_connection_close_error close;
@@ -240,10 +298,12 @@ Result<void> serve_handshakes(const ServerTlsConfig& tls, const ServeOptions& op
         auto accepted = accept_connection(header, tls, local, local_length, peer, peer_length);
         if (!accepted) continue;
         c = std::move(*accepted);
+        c->http3_cover = options.http3_cover;
       } else if (!same_peer(*c, peer, peer_length)) {
         continue;  // one connection at a time
       }
       ++c->report.datagrams_received;
+      c->last_datagram = std::chrono::steady_clock::now();
       ngtcp2_pkt_info info{};
       int rv = ngtcp2_conn_read_pkt(c->conn, &c->path, &info, datagram.data(), datagram.size(), ngtcp2_now());
       if (rv == NGTCP2_ERR_DRAINING) {

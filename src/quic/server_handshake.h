@@ -2,8 +2,9 @@
 // connection at a time: ngtcp2 for the transport, ServerTls (server_tls.h) for TLS, Culvert's
 // packet protection underneath. For the lab (`culvert lab quic-serve`) and the tests that hold it
 // against QUIC clients we did not write; the tunnel transport will run the same pieces on the
-// event loop. After a handshake the connection is closed with H3_NO_ERROR once `linger` has passed
-// (no HTTP/3 is served here yet). CULVERT_QUIC_DEBUG=1 prints ngtcp2's log to stderr.
+// event loop. After a handshake the connection either answers HTTP/3 requests with the cover site
+// (`http3_cover`, h3_cover.h) until the client closes or has been quiet for `linger`, or is closed
+// with H3_NO_ERROR once `linger` has passed. CULVERT_QUIC_DEBUG=1 prints ngtcp2's log to stderr.
 #pragma once
 
 #include <chrono>
@@ -26,6 +27,7 @@ struct ServedHandshake {
   std::size_t datagrams_received = 0;
   std::chrono::milliseconds elapsed{0};
   Bytes peer_transport_parameters;
+  std::size_t http3_requests = 0;  // answered by the cover
 };
 
 struct ServeOptions {
@@ -33,7 +35,8 @@ struct ServeOptions {
   std::uint16_t port = 0;                    // 0: any free port, told through `on_listening`
   int connections = 1;                       // how many handshakes to answer before returning
   std::chrono::milliseconds timeout{10000};  // for the whole run
-  std::chrono::milliseconds linger{300};     // after a completed handshake, before the close
+  std::chrono::milliseconds linger{300};     // after the handshake (or the last datagram), before the close
+  bool http3_cover = false;
   std::function<void(std::uint16_t port)> on_listening;
   std::function<void(const ServedHandshake&)> on_connection;
 };

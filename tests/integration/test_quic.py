@@ -158,6 +158,31 @@ class QuicServer(unittest.TestCase):
         self.assertIn("Negotiated cipher suite is CHACHA20-POLY1305", second.stdout + second.stderr)
         self.assertEqual([s["cipher_suite"] for s in served], ["0x1302", "0x1303"])
 
+    def test_a_non_user_meets_the_cover_site_over_http3(self):
+        # What a prober with an HTTP/3 client sees: the cover's pages with nginx's headers, byte
+        # for byte the files the TCP cover serves, and nginx's 404 for a missing one.
+        served_dir = os.path.join(self.tmp, "served")
+        download = os.path.join(self.tmp, "download")
+        os.makedirs(download, exist_ok=True)
+        subprocess.run([CULVERT, "lab", "cover-files", served_dir], check=True, capture_output=True, timeout=30)
+        server = subprocess.Popen([CULVERT, "lab", "quic-serve", "--listen", "127.0.0.1:0", "--http3", "--cert",
+                                   os.path.join(self.tmp, "cert.pem"), "--key", os.path.join(self.tmp, "key.pem"),
+                                   "--connections", "1", "--timeout-ms", "60000"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        port = int(server.stdout.readline().split()[1])
+        r = subprocess.run([CLIENT, "--exit-on-all-streams-close", "--timeout=10s", f"--download={download}",
+                            "127.0.0.1", str(port), "https://h3.example.test/index.html",
+                            "https://h3.example.test/no-such-page"], capture_output=True, text=True, timeout=60)
+        (served,) = self.finish(server)
+        log = r.stdout + r.stderr
+        self.assertEqual(served["http3_requests"], "2", served)
+        with open(os.path.join(download, "index.html"), "rb") as got, \
+                open(os.path.join(served_dir, "index.html"), "rb") as want:
+            self.assertEqual(got.read(), want.read())
+        self.assertIn("[:status: 200]", log)
+        self.assertIn("[:status: 404]", log)
+        self.assertIn("[server: nginx/1.22.1]", log)
+
     def test_our_client_and_server_agree(self):
         server, port = self.serve(1)
         r = subprocess.run([CULVERT, "lab", "quic-handshake", "127.0.0.1", str(port), "--sni", "h3.example.test",
