@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "crypto/crypto.h"
+#include "quic/initial_shaper.h"
 #include "quic/ngtcp2_crypto.h"
 #include "quic/ngtcp2_support.h"
 #include "quic/transport_parameters.h"
@@ -32,6 +33,7 @@ struct Socket {
 struct Connection {
   ClientTls tls;
   Bytes destination_id;
+  std::optional<InitialShaper> shaper;  // Chromium's framing of our Initials, until the handshake ends
   ngtcp2_conn* conn = nullptr;
   bool remote_parameters_set = false;
   bool failed = false;
@@ -67,6 +69,7 @@ int on_recv_retry(ngtcp2_conn* conn, const ngtcp2_pkt_hd* header, void* user_dat
   // The server's new connection id keys the next Initials (RFC 9001 §5.2).
   auto& c = *static_cast<Connection*>(user_data);
   c.destination_id.assign(header->scid.data, header->scid.data + header->scid.datalen);
+  if (c.shaper && !c.shaper->rekey(c.destination_id, ngtcp2_conn_get_client_chosen_version(conn))) c.shaper.reset();
   return install_initial_keys(conn, c.destination_id, ngtcp2_conn_get_client_chosen_version(conn), true);
 }
 
@@ -93,6 +96,7 @@ Result<std::unique_ptr<Connection>> open_connection(ClientTlsConfig config, ngtc
   config.transport_parameters = encode_chromium_transport_parameters({}, TransportParameterRandomness::draw());
   auto c = std::make_unique<Connection>(std::move(config));
   c->destination_id = crypto::random_bytes(kDestinationIdLength);
+  if (auto shaper = InitialShaper::create(c->destination_id, kVersion1)) c->shaper.emplace(std::move(*shaper));
   ngtcp2_cid dcid, scid;
   ngtcp2_cid_init(&dcid, c->destination_id.data(), c->destination_id.size());
   ngtcp2_cid_init(&scid, nullptr, 0);
@@ -115,6 +119,23 @@ Result<std::unique_ptr<Connection>> open_connection(ClientTlsConfig config, ngtc
   return c;
 }
 
+// One datagram from ngtcp2 into `out`: its length, 0 when there is nothing to send, or an
+// NGTCP2_ERR_* code. While the handshake runs ngtcp2 writes it short and the shaper re-frames it.
+ngtcp2_ssize write_datagram(Connection& c, Bytes& out) {
+  const bool shaping = c.shaper && !ngtcp2_conn_get_handshake_completed(c.conn);
+  out.resize(kDatagramSize);
+  ngtcp2_pkt_info info{};
+  ngtcp2_ssize n = ngtcp2_conn_write_pkt(c.conn, nullptr, &info, out.data(),
+                                         shaping ? kUnshapedDatagramSize : out.size(), ngtcp2_now());
+  if (n <= 0) return n;
+  if (!shaping) {
+    out.resize(static_cast<std::size_t>(n));
+    return n;
+  }
+  out = c.shaper->shape(ByteSpan(out.data(), static_cast<std::size_t>(n)));
+  return static_cast<ngtcp2_ssize>(out.size());
+}
+
 }  // namespace
 
 Result<std::vector<Bytes>> client_first_flight(const std::string& server_name) {
@@ -131,13 +152,12 @@ Result<std::vector<Bytes>> client_first_flight(const std::string& server_name) {
   auto opened = open_connection(std::move(config), path_of(local, sizeof(sockaddr_in), remote, sizeof(sockaddr_in)));
   if (!opened) return fail(opened.error());
   std::vector<Bytes> datagrams;
-  Bytes buffer(kDatagramSize);
+  Bytes buffer;
   for (int i = 0; i < 8; ++i) {
-    ngtcp2_pkt_info info{};
-    ngtcp2_ssize n = ngtcp2_conn_write_pkt((*opened)->conn, nullptr, &info, buffer.data(), buffer.size(), ngtcp2_now());
+    ngtcp2_ssize n = write_datagram(**opened, buffer);
     if (n < 0) return fail(Errc::tls_failed);
     if (n == 0) break;
-    datagrams.emplace_back(buffer.begin(), buffer.begin() + n);
+    datagrams.push_back(buffer);
   }
   if (datagrams.empty()) return fail(Errc::tls_failed);
   return datagrams;
@@ -179,8 +199,7 @@ Result<HandshakeReport> run_client_handshake(const std::string& host, std::uint1
   const ngtcp2_tstamp deadline = start_ts + static_cast<ngtcp2_tstamp>(timeout.count()) * NGTCP2_MILLISECONDS;
   while (!ngtcp2_conn_get_handshake_completed(c.conn)) {
     for (;;) {
-      ngtcp2_pkt_info info{};
-      ngtcp2_ssize n = ngtcp2_conn_write_pkt(c.conn, nullptr, &info, out.data(), out.size(), ngtcp2_now());
+      ngtcp2_ssize n = write_datagram(c, out);
       if (n < 0) return fail(Errc::tls_failed);
       if (n == 0) break;
       if (::send(socket.fd, out.data(), static_cast<std::size_t>(n), 0) < 0)
@@ -217,8 +236,7 @@ Result<HandshakeReport> run_client_handshake(const std::string& host, std::uint1
   // Our Finished first (the server completes only with it), then a polite close, as a browser
   // closing the tab would send.
   for (;;) {
-    ngtcp2_pkt_info info{};
-    ngtcp2_ssize n = ngtcp2_conn_write_pkt(c.conn, nullptr, &info, out.data(), out.size(), ngtcp2_now());
+    ngtcp2_ssize n = write_datagram(c, out);
     if (n <= 0) break;
     if (::send(socket.fd, out.data(), static_cast<std::size_t>(n), 0) < 0) break;
     ++report.datagrams_sent;
@@ -227,6 +245,7 @@ Result<HandshakeReport> run_client_handshake(const std::string& host, std::uint1
   ngtcp2_connection_close_error_default(&close);
   ngtcp2_connection_close_error_set_application_error(&close, 0x100, nullptr, 0);  // H3_NO_ERROR
   ngtcp2_pkt_info info{};
+  out.resize(kDatagramSize);
   ngtcp2_ssize n =
       ngtcp2_conn_write_connection_close(c.conn, nullptr, &info, out.data(), out.size(), &close, ngtcp2_now());
   if (n > 0) ::send(socket.fd, out.data(), static_cast<std::size_t>(n), 0);

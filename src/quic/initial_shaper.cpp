@@ -1,0 +1,195 @@
+#include "quic/initial_shaper.h"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <vector>
+
+#include "crypto/crypto.h"
+#include "quic/transport_parameters.h"
+
+namespace culvert::quic {
+namespace {
+
+constexpr std::uint8_t kPadding = 0x00, kPing = 0x01, kAck = 0x02, kAckEcn = 0x03, kCrypto = 0x06;
+
+// A random number in [0, below).
+std::uint32_t draw(std::uint32_t below) {
+  std::array<std::uint8_t, 4> b{};
+  crypto::random_bytes(b);
+  std::uint32_t v = static_cast<std::uint32_t>(b[0]) << 24 | b[1] << 16 | b[2] << 8 | b[3];
+  return below == 0 ? 0 : v % below;
+}
+
+struct LongHeader {
+  std::size_t length_offset = 0;  // of the Length field
+  std::size_t pn_offset = 0;
+  std::uint64_t length = 0;  // packet number and payload
+};
+
+// A client Initial's long header (RFC 9000 §17.2.2), or nothing for any other packet.
+std::optional<LongHeader> initial_header(ByteSpan d, std::uint32_t version) {
+  if (d.size() < 7 || (d[0] & 0xc0) != 0xc0) return std::nullopt;
+  std::uint32_t v = static_cast<std::uint32_t>(d[1]) << 24 | d[2] << 16 | d[3] << 8 | d[4];
+  // The Initial type is 0 in version 1 and 1 in version 2 (RFC 9369 §3.2).
+  std::uint8_t type = (d[0] >> 4) & 0x3;
+  if (v != version || type != (version == kVersion2 ? 1 : 0)) return std::nullopt;
+  std::size_t pos = 5;
+  for (int id = 0; id < 2; ++id) {
+    if (pos >= d.size()) return std::nullopt;
+    pos += 1 + d[pos];
+  }
+  if (pos >= d.size()) return std::nullopt;
+  auto token = read_varint(d.subspan(pos));
+  if (!token || token->value > d.size()) return std::nullopt;
+  pos += token->length + token->value;
+  if (pos >= d.size()) return std::nullopt;
+  auto length = read_varint(d.subspan(pos));
+  if (!length) return std::nullopt;
+  LongHeader h{pos, pos + length->length, length->value};
+  if (h.pn_offset + h.length > d.size()) return std::nullopt;
+  return h;
+}
+
+struct Frames {
+  Bytes ack;  // the ACK frame as written, if any
+  std::size_t pings = 0;
+  struct Chunk {
+    std::uint64_t offset;
+    Bytes data;
+  };
+  std::vector<Chunk> crypto;
+};
+
+// The frames ngtcp2 puts in a client Initial; nothing for anything else.
+std::optional<Frames> read_frames(ByteSpan p) {
+  Frames f;
+  std::size_t pos = 0;
+  auto varint = [&]() -> std::optional<std::uint64_t> {
+    auto v = read_varint(p.subspan(pos));
+    if (!v) return std::nullopt;
+    pos += v->length;
+    return v->value;
+  };
+  while (pos < p.size()) {
+    std::uint8_t type = p[pos];
+    if (type == kPadding) {
+      ++pos;
+    } else if (type == kPing) {
+      ++pos;
+      ++f.pings;
+    } else if ((type == kAck || type == kAckEcn) && f.ack.empty()) {
+      std::size_t start = pos++;
+      auto largest = varint(), delay = varint(), ranges = varint(), first = varint();
+      if (!largest || !delay || !ranges || !first || *ranges > 256) return std::nullopt;
+      for (std::uint64_t i = 0; i < 2 * *ranges + (type == kAckEcn ? 3 : 0); ++i)
+        if (!varint()) return std::nullopt;
+      f.ack.assign(p.begin() + static_cast<std::ptrdiff_t>(start), p.begin() + static_cast<std::ptrdiff_t>(pos));
+    } else if (type == kCrypto) {
+      ++pos;
+      auto offset = varint(), length = varint();
+      if (!offset || !length || *length > p.size() - pos) return std::nullopt;
+      f.crypto.push_back({*offset, Bytes(p.begin() + static_cast<std::ptrdiff_t>(pos),
+                                         p.begin() + static_cast<std::ptrdiff_t>(pos + *length))});
+      pos += *length;
+    } else {
+      return std::nullopt;  // CONNECTION_CLOSE and the like: left alone
+    }
+  }
+  return f;
+}
+
+Bytes crypto_frame(std::uint64_t offset, ByteSpan data) {
+  Bytes out{kCrypto};
+  write_varint(out, offset);
+  write_varint(out, data.size());
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+// The payload, `size` bytes: CRYPTO data cut into `cuts` more frames than it came in, `pings` PING
+// frames and up to three PADDING runs, shuffled, the ACK (if any) first. Empty if it does not fit.
+Bytes reframe(const Frames& f, std::size_t size, std::uint32_t cuts, std::size_t pings) {
+  std::vector<Bytes> parts;
+  for (const auto& chunk : f.crypto) {
+    std::size_t pieces = std::min<std::size_t>(1 + cuts, chunk.data.size());
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < pieces; ++i) {
+      std::size_t left = chunk.data.size() - at;
+      std::size_t take = i + 1 == pieces ? left : 1 + draw(static_cast<std::uint32_t>(left - (pieces - i - 1)));
+      take = std::min(take, left - (pieces - i - 1));
+      parts.push_back(crypto_frame(chunk.offset + at, ByteSpan(chunk.data).subspan(at, take)));
+      at += take;
+    }
+  }
+  for (std::size_t i = 0; i < pings; ++i) parts.push_back(Bytes{kPing});
+  std::size_t used = f.ack.size();
+  for (const auto& part : parts) used += part.size();
+  if (used > size) return {};
+  std::size_t padding = size - used;
+  std::size_t runs = std::min<std::size_t>(padding, 1 + draw(3));
+  for (std::size_t i = 0; i < runs; ++i) {
+    std::size_t length = i + 1 == runs ? padding : 1 + draw(static_cast<std::uint32_t>(padding - (runs - i - 1)));
+    length = std::min(length, padding - (runs - i - 1));
+    parts.push_back(Bytes(length, kPadding));
+    padding -= length;
+  }
+  for (std::size_t i = parts.size(); i > 1; --i) std::swap(parts[i - 1], parts[draw(static_cast<std::uint32_t>(i))]);
+  Bytes payload = f.ack;
+  for (const auto& part : parts) payload.insert(payload.end(), part.begin(), part.end());
+  return payload;
+}
+
+}  // namespace
+
+Result<InitialShaper> InitialShaper::create(ByteSpan client_destination_id, std::uint32_t version) {
+  InitialShaper shaper;
+  if (auto keyed = shaper.rekey(client_destination_id, version); !keyed) return fail(keyed.error());
+  return shaper;
+}
+
+Result<void> InitialShaper::rekey(ByteSpan client_destination_id, std::uint32_t version) {
+  auto secrets = initial_secrets(client_destination_id, version);
+  if (!secrets) return fail(secrets.error());
+  auto keys = packet_keys(initial_suite(), secrets->client, version);
+  if (!keys) return fail(keys.error());
+  keys_ = std::move(*keys);
+  version_ = version;
+  return {};
+}
+
+Bytes InitialShaper::shape(ByteSpan datagram) {
+  Bytes unchanged(datagram.begin(), datagram.end());
+  auto header = initial_header(datagram, version_);
+  if (!header || header->pn_offset + header->length != datagram.size()) return unchanged;  // coalesced
+  auto opened = unprotect_packet(keys_, datagram, header->pn_offset, largest_);
+  if (!opened) return unchanged;
+  largest_ = std::max<std::int64_t>(largest_, static_cast<std::int64_t>(opened->packet_number));
+  auto frames = read_frames(opened->payload);
+  if (!frames || frames->crypto.empty()) return unchanged;
+
+  // The new header: the old one with a two-byte Length, which the grown packet needs.
+  const std::size_t pn_length = opened->packet_number_length;
+  const std::size_t header_size = header->length_offset + 2 + pn_length;
+  if (header_size + kTagSize >= kShapedDatagramSize) return unchanged;
+  const std::size_t payload_size = kShapedDatagramSize - header_size - kTagSize;
+  // Chromium cuts its CRYPTO data into a handful of frames per packet with about as many PINGs;
+  // with less room, fewer cuts, down to ngtcp2's own framing grown with PADDING.
+  Bytes payload;
+  for (std::uint32_t cuts = 2 + draw(3);; --cuts) {
+    payload = reframe(*frames, payload_size, cuts, frames->pings + (cuts > 0 ? 2 + draw(4) : 0));
+    if (!payload.empty() || cuts == 0) break;
+  }
+  if (payload.empty()) return unchanged;
+  Bytes new_header(opened->header.begin(), opened->header.begin() + static_cast<std::ptrdiff_t>(header->length_offset));
+  std::size_t length = pn_length + payload.size() + kTagSize;
+  new_header.push_back(static_cast<std::uint8_t>(0x40 | (length >> 8)));
+  new_header.push_back(static_cast<std::uint8_t>(length));
+  new_header.insert(new_header.end(), opened->header.end() - static_cast<std::ptrdiff_t>(pn_length),
+                    opened->header.end());
+  auto packet = protect_packet(keys_, new_header, opened->packet_number, payload);
+  if (!packet) return unchanged;
+  return std::move(*packet);
+}
+
+}  // namespace culvert::quic
