@@ -120,15 +120,16 @@ Result<std::unique_ptr<Connection>> open_connection(ClientTlsConfig config, ngtc
 }
 
 // One datagram from ngtcp2 into `out`: its length, 0 when there is nothing to send, or an
-// NGTCP2_ERR_* code. While the handshake runs ngtcp2 writes it short and the shaper re-frames it.
+// NGTCP2_ERR_* code. Every client Initial goes through the shaper (it renumbers them all); while
+// the handshake runs ngtcp2 writes short, to leave the shaper room to re-frame.
 ngtcp2_ssize write_datagram(Connection& c, Bytes& out) {
-  const bool shaping = c.shaper && !ngtcp2_conn_get_handshake_completed(c.conn);
+  const bool short_write = c.shaper && !ngtcp2_conn_get_handshake_completed(c.conn);
   out.resize(kDatagramSize);
   ngtcp2_pkt_info info{};
   ngtcp2_ssize n = ngtcp2_conn_write_pkt(c.conn, nullptr, &info, out.data(),
-                                         shaping ? kUnshapedDatagramSize : out.size(), ngtcp2_now());
+                                         short_write ? kUnshapedDatagramSize : out.size(), ngtcp2_now());
   if (n <= 0) return n;
-  if (!shaping) {
+  if (!c.shaper) {
     out.resize(static_cast<std::size_t>(n));
     return n;
   }
@@ -217,6 +218,12 @@ Result<HandshakeReport> run_client_handshake(const std::string& host, std::uint1
       ssize_t got = ::recv(socket.fd, in.data(), in.size(), 0);
       if (got < 0) continue;  // e.g. ICMP unreachable: keep trying until the deadline
       ++report.datagrams_received;
+      if (c.shaper) {
+        // The server acknowledged our renumbered Initials: back to ngtcp2's numbers.
+        Bytes datagram(in.begin(), in.begin() + got);
+        c.shaper->restore(datagram);
+        std::copy(datagram.begin(), datagram.end(), in.begin());
+      }
       ngtcp2_pkt_info info{};
       int rv = ngtcp2_conn_read_pkt(c.conn, &path, &info, in.data(), static_cast<std::size_t>(got), ngtcp2_now());
       if (rv != 0) {

@@ -12,6 +12,16 @@ namespace culvert::quic {
 namespace {
 
 constexpr std::uint8_t kPadding = 0x00, kPing = 0x01, kAck = 0x02, kAckEcn = 0x03, kCrypto = 0x06;
+constexpr std::uint8_t kConnectionClose = 0x1c;
+// Chromium numbers its first Initial 1; ngtcp2 starts at 0.
+constexpr std::uint64_t kNumberShift = 1;
+
+// `value` as a varint of exactly `length` bytes (RFC 9000 §16 allows longer than shortest).
+void put_varint(std::uint8_t* at, std::uint64_t value, std::size_t length) {
+  static constexpr std::uint8_t kPrefix[] = {0, 0x40, 0, 0x80, 0, 0, 0, 0xc0};
+  for (std::size_t i = 0; i < length; ++i) at[i] = static_cast<std::uint8_t>(value >> (8 * (length - 1 - i)));
+  at[0] |= kPrefix[length - 1];
+}
 
 // A random number in [0, below).
 std::uint32_t draw(std::uint32_t below) {
@@ -152,8 +162,11 @@ Result<void> InitialShaper::rekey(ByteSpan client_destination_id, std::uint32_t 
   auto secrets = initial_secrets(client_destination_id, version);
   if (!secrets) return fail(secrets.error());
   auto keys = packet_keys(initial_suite(), secrets->client, version);
+  auto server_keys = packet_keys(initial_suite(), secrets->server, version);
   if (!keys) return fail(keys.error());
+  if (!server_keys) return fail(server_keys.error());
   keys_ = std::move(*keys);
+  server_keys_ = std::move(*server_keys);
   version_ = version;
   return {};
 }
@@ -161,35 +174,93 @@ Result<void> InitialShaper::rekey(ByteSpan client_destination_id, std::uint32_t 
 Bytes InitialShaper::shape(ByteSpan datagram) {
   Bytes unchanged(datagram.begin(), datagram.end());
   auto header = initial_header(datagram, version_);
-  if (!header || header->pn_offset + header->length != datagram.size()) return unchanged;  // coalesced
-  auto opened = unprotect_packet(keys_, datagram, header->pn_offset, largest_);
+  if (!header) return unchanged;
+  const std::size_t end = header->pn_offset + header->length;
+  auto opened = unprotect_packet(keys_, datagram.subspan(0, end), header->pn_offset, largest_);
   if (!opened) return unchanged;
   largest_ = std::max<std::int64_t>(largest_, static_cast<std::int64_t>(opened->packet_number));
-  auto frames = read_frames(opened->payload);
-  if (!frames || frames->crypto.empty()) return unchanged;
-
-  // The new header: the old one with a two-byte Length, which the grown packet needs.
   const std::size_t pn_length = opened->packet_number_length;
-  const std::size_t header_size = header->length_offset + 2 + pn_length;
-  if (header_size + kTagSize >= kShapedDatagramSize) return unchanged;
-  const std::size_t payload_size = kShapedDatagramSize - header_size - kTagSize;
-  // Chromium cuts its CRYPTO data into a handful of frames per packet with about as many PINGs;
-  // with less room, fewer cuts, down to ngtcp2's own framing grown with PADDING.
-  Bytes payload;
-  for (std::uint32_t cuts = 2 + draw(3);; --cuts) {
-    payload = reframe(*frames, payload_size, cuts, frames->pings + (cuts > 0 ? 2 + draw(4) : 0));
-    if (!payload.empty() || cuts == 0) break;
+  const std::uint64_t number = opened->packet_number + kNumberShift;
+  Bytes new_header = opened->header;
+  Bytes payload = opened->payload;
+
+  // A lone Initial with CRYPTO data is re-framed and grown, its header getting a two-byte Length.
+  auto frames = read_frames(opened->payload);
+  const std::size_t grown_header = header->length_offset + 2 + pn_length;
+  if (end == datagram.size() && frames && !frames->crypto.empty() && grown_header + kTagSize < kShapedDatagramSize) {
+    const std::size_t payload_size = kShapedDatagramSize - grown_header - kTagSize;
+    // Chromium cuts its CRYPTO data into a handful of frames per packet with about as many PINGs;
+    // with less room, fewer cuts, down to ngtcp2's own framing grown with PADDING.
+    Bytes reframed;
+    for (std::uint32_t cuts = 2 + draw(3);; --cuts) {
+      reframed = reframe(*frames, payload_size, cuts, frames->pings + (cuts > 0 ? 2 + draw(4) : 0));
+      if (!reframed.empty() || cuts == 0) break;
+    }
+    if (!reframed.empty()) {
+      payload = std::move(reframed);
+      new_header.resize(header->length_offset);
+      std::size_t length = pn_length + payload.size() + kTagSize;
+      new_header.push_back(static_cast<std::uint8_t>(0x40 | (length >> 8)));
+      new_header.push_back(static_cast<std::uint8_t>(length));
+      new_header.resize(new_header.size() + pn_length);
+    }
   }
-  if (payload.empty()) return unchanged;
-  Bytes new_header(opened->header.begin(), opened->header.begin() + static_cast<std::ptrdiff_t>(header->length_offset));
-  std::size_t length = pn_length + payload.size() + kTagSize;
-  new_header.push_back(static_cast<std::uint8_t>(0x40 | (length >> 8)));
-  new_header.push_back(static_cast<std::uint8_t>(length));
-  new_header.insert(new_header.end(), opened->header.end() - static_cast<std::ptrdiff_t>(pn_length),
-                    opened->header.end());
-  auto packet = protect_packet(keys_, new_header, opened->packet_number, payload);
+  // The packet number's bytes, renumbered, at the header's end.
+  for (std::size_t i = 0; i < pn_length; ++i)
+    new_header[new_header.size() - 1 - i] = static_cast<std::uint8_t>(number >> (8 * i));
+  auto packet = protect_packet(keys_, new_header, number, payload);
   if (!packet) return unchanged;
+  packet->insert(packet->end(), datagram.begin() + static_cast<std::ptrdiff_t>(end), datagram.end());
   return std::move(*packet);
+}
+
+void InitialShaper::restore(Bytes& datagram) {
+  auto header = initial_header(datagram, version_);
+  if (!header) return;
+  const std::size_t end = header->pn_offset + header->length;
+  auto opened = unprotect_packet(server_keys_, ByteSpan(datagram).subspan(0, end), header->pn_offset, largest_server_);
+  if (!opened) return;
+  largest_server_ = std::max<std::int64_t>(largest_server_, static_cast<std::int64_t>(opened->packet_number));
+  // Every ACK frame's Largest Acknowledged goes back by one; ranges below it keep their gaps and
+  // lengths, so they move with it. The frames a server Initial may carry are walked; anything
+  // else leaves the packet as it came.
+  Bytes& p = opened->payload;
+  std::size_t pos = 0;
+  bool changed = false;
+  auto skip_varint = [&]() -> std::optional<Varint> {
+    auto v = read_varint(ByteSpan(p).subspan(pos));
+    if (v) pos += v->length;
+    return v ? std::optional<Varint>(*v) : std::nullopt;
+  };
+  while (pos < p.size()) {
+    std::uint8_t type = p[pos++];
+    if (type == kPadding || type == kPing) continue;
+    if (type == kAck || type == kAckEcn) {
+      std::size_t at = pos;
+      auto largest = skip_varint();
+      auto delay = skip_varint(), ranges = skip_varint(), first = skip_varint();
+      if (!largest || !delay || !ranges || !first || ranges->value > 256 || largest->value < kNumberShift) return;
+      if (first->value > largest->value - kNumberShift) return;  // it acknowledges a packet we never sent
+      for (std::uint64_t i = 0; i < 2 * ranges->value + (type == kAckEcn ? 3 : 0); ++i)
+        if (!skip_varint()) return;
+      put_varint(p.data() + at, largest->value - kNumberShift, largest->length);
+      changed = true;
+    } else if (type == kCrypto) {
+      auto offset = skip_varint(), length = skip_varint();
+      if (!offset || !length || length->value > p.size() - pos) return;
+      pos += length->value;
+    } else if (type == kConnectionClose) {
+      auto code = skip_varint(), frame = skip_varint(), reason = skip_varint();
+      if (!code || !frame || !reason || reason->value > p.size() - pos) return;
+      pos += reason->value;
+    } else {
+      return;
+    }
+  }
+  if (!changed) return;
+  auto packet = protect_packet(server_keys_, opened->header, opened->packet_number, p);
+  if (!packet || packet->size() != end) return;
+  std::copy(packet->begin(), packet->end(), datagram.begin());
 }
 
 }  // namespace culvert::quic

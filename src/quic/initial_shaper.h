@@ -6,9 +6,10 @@
 // CRYPTO data, re-frames it that way and grows it to the datagram size Chromium sends; the CRYPTO
 // bytes each packet carries and its packet number stay as ngtcp2 chose them, so ngtcp2's loss
 // recovery still knows what a lost packet held. ngtcp2 must write such datagrams a little short
-// (kRoomForShaping) to leave room for the extra frame headers.
-// Not done: Chromium's first packet number is 1, ngtcp2's 0 (renumbering would mean rewriting
-// the server's acknowledgements too).
+// (kUnshapedDatagramSize) to leave room for the extra frame headers.
+// Chromium's first Initial is packet number 1, ngtcp2's 0: every client Initial leaves with its
+// number plus one, and the server's Initials have the ACK frames that answer them moved back by
+// one before ngtcp2 reads them (same encoded length, so the datagram keeps its size).
 #pragma once
 
 #include <cstdint>
@@ -31,15 +32,19 @@ class InitialShaper {
   static Result<InitialShaper> create(ByteSpan client_destination_id, std::uint32_t version);
   Result<void> rekey(ByteSpan client_destination_id, std::uint32_t version);
 
-  // The datagram to send instead of `datagram`: reshaped if it is a lone client Initial with
-  // CRYPTO data, else `datagram` itself.
+  // The datagram to send instead of `datagram`: its leading client Initial renumbered, and
+  // re-framed and grown if it is a lone Initial with CRYPTO data; other datagrams as they are.
   Bytes shape(ByteSpan datagram);
+  // A datagram from the server, before ngtcp2 reads it: the acknowledgements in its leading
+  // Initial moved back to ngtcp2's numbering. Untouched when it holds no such Initial.
+  void restore(Bytes& datagram);
 
  private:
   InitialShaper() = default;
-  PacketKeys keys_;
+  PacketKeys keys_, server_keys_;
   std::uint32_t version_ = kVersion1;
-  std::int64_t largest_ = -1;  // the largest packet number seen, to expand truncated ones
+  std::int64_t largest_ = -1;         // our largest Initial packet number, to expand truncated ones
+  std::int64_t largest_server_ = -1;  // the server's
 };
 
 }  // namespace culvert::quic

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "lab/quic_initial.h"
@@ -15,26 +16,39 @@ namespace {
 
 const Bytes kDestination{1, 2, 3, 4, 5, 6, 7, 8};
 
-// A client Initial of `datagram` bytes as ngtcp2 writes one: one CRYPTO frame, PADDING after it.
-Bytes initial(std::uint64_t pn, const Bytes& crypto_data, std::size_t datagram, std::uint8_t extra_frame = 0) {
+// An Initial of `datagram` bytes as ngtcp2 writes one: `frames`, then PADDING. The client's keys,
+// or the server's when `from_server` (which also gives it an 8-byte source id).
+Bytes initial_with(std::uint64_t pn, Bytes frames, std::size_t datagram, bool from_server = false) {
   auto secrets = initial_secrets(kDestination, kVersion1).value();
-  auto keys = packet_keys(initial_suite(), secrets.client, kVersion1).value();
+  auto keys = packet_keys(initial_suite(), from_server ? secrets.server : secrets.client, kVersion1).value();
   Bytes header{0xc1, 0, 0, 0, 1, 8};  // Initial, 2-byte packet number
   header.insert(header.end(), kDestination.begin(), kDestination.end());
-  header.push_back(0);  // no source id (Chromium's)
+  if (from_server) {
+    header.push_back(8);
+    header.insert(header.end(), 8, 0x5a);
+  } else {
+    header.push_back(0);  // no source id (Chromium's)
+  }
   header.push_back(0);  // no token
   std::size_t length_at = header.size();
   header.insert(header.end(), {0x40, 0x00, static_cast<std::uint8_t>(pn >> 8), static_cast<std::uint8_t>(pn)});
-  Bytes payload{0x06, 0x00};
-  write_varint(payload, crypto_data.size());
-  payload.insert(payload.end(), crypto_data.begin(), crypto_data.end());
-  if (extra_frame) payload.push_back(extra_frame);
   std::size_t payload_size = datagram - header.size() - kTagSize;
-  if (payload.size() < payload_size) payload.resize(payload_size, 0x00);
-  std::size_t length = 2 + payload.size() + kTagSize;
+  if (frames.size() < payload_size) frames.resize(payload_size, 0x00);
+  std::size_t length = 2 + frames.size() + kTagSize;
   header[length_at] = static_cast<std::uint8_t>(0x40 | (length >> 8));
   header[length_at + 1] = static_cast<std::uint8_t>(length);
-  return protect_packet(keys, header, pn, payload).value();
+  return protect_packet(keys, header, pn, frames).value();
+}
+
+Bytes crypto(const Bytes& data) {
+  Bytes frame{0x06, 0x00};
+  write_varint(frame, data.size());
+  frame.insert(frame.end(), data.begin(), data.end());
+  return frame;
+}
+
+Bytes initial(std::uint64_t pn, const Bytes& crypto_data, std::size_t datagram) {
+  return initial_with(pn, crypto(crypto_data), datagram);
 }
 
 Bytes data(std::size_t n) {
@@ -64,7 +78,7 @@ TEST(InitialShaper, CutsTheCryptoDataAmongPingsAndPaddingAndGrowsTheDatagram) {
     ASSERT_EQ(shaped.size(), kShapedDatagramSize);
     auto opened = lab::open_client_initial(shaped);
     ASSERT_TRUE(opened) << opened.error().message();
-    EXPECT_EQ(opened->packet_number, 7u);
+    EXPECT_EQ(opened->packet_number, 8u);  // Chromium's numbering: ngtcp2's plus one
     EXPECT_EQ(reassembled(*opened), hello);
     EXPECT_GE(opened->crypto.size(), 3u);  // at least two cuts
     std::size_t pings = 0;
@@ -86,21 +100,56 @@ TEST(InitialShaper, AFullPacketKeepsItsBytesAndSize) {
   EXPECT_EQ(reassembled(*opened), hello);
 }
 
-TEST(InitialShaper, LeavesEverythingElseAlone) {
+TEST(InitialShaper, RenumbersEveryInitialAndLeavesTheRestAlone) {
   auto shaper = InitialShaper::create(kDestination, kVersion1).value();
+  // An Initial with a packet after it: renumbered only, the bytes after it as they were.
   Bytes coalesced = initial(1, data(500), kUnshapedDatagramSize);
-  coalesced.push_back(0x40);  // another packet after the Initial (here: a stub)
-  EXPECT_EQ(shaper.shape(coalesced), coalesced);
-  Bytes closing = initial(2, data(10), kUnshapedDatagramSize, 0x1c);  // CONNECTION_CLOSE follows
-  EXPECT_EQ(shaper.shape(closing), closing);
+  coalesced.insert(coalesced.end(), {0x40, 1, 2, 3});
+  Bytes shaped = shaper.shape(coalesced);
+  ASSERT_EQ(shaped.size(), coalesced.size());
+  EXPECT_TRUE(std::equal(shaped.end() - 4, shaped.end(), coalesced.end() - 4));
+  auto opened = lab::open_client_initial(shaped);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->packet_number, 2u);
+  ASSERT_EQ(opened->crypto.size(), 1u);  // not re-framed
+  // A CONNECTION_CLOSE in it: renumbered, not re-framed.
+  Bytes closing = initial_with(2, Bytes{0x1c, 0x00, 0x00, 0x00}, kUnshapedDatagramSize);
+  shaped = shaper.shape(closing);
+  ASSERT_EQ(shaped.size(), closing.size());
+  EXPECT_EQ(lab::open_client_initial(shaped)->packet_number, 3u);
+  // Not an Initial, or not ours: untouched.
   Bytes garbage = data(1200);
   EXPECT_EQ(shaper.shape(garbage), garbage);
   Bytes short_header{0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22};
   EXPECT_EQ(shaper.shape(short_header), short_header);
-  // Another connection's keys: it cannot be opened, so it is not touched.
   auto other = InitialShaper::create(Bytes{9, 9, 9, 9, 9, 9, 9, 9}, kVersion1).value();
   Bytes mine = initial(3, data(800), kUnshapedDatagramSize);
   EXPECT_EQ(other.shape(mine), mine);
+}
+
+TEST(InitialShaper, MovesTheServersAcknowledgementsBackToNgtcp2sNumbers) {
+  auto shaper = InitialShaper::create(kDestination, kVersion1).value();
+  // ACK: largest 2, delay 0, no more ranges, first range 1 (our renumbered 1 and 2), then CRYPTO.
+  Bytes frames{0x02, 0x02, 0x00, 0x00, 0x01};
+  Bytes hello = crypto(data(90));
+  frames.insert(frames.end(), hello.begin(), hello.end());
+  Bytes datagram = initial_with(0, frames, 1200, true);
+  const std::size_t size = datagram.size();
+  shaper.restore(datagram);
+  ASSERT_EQ(datagram.size(), size);
+  auto secrets = initial_secrets(kDestination, kVersion1).value();
+  auto keys = packet_keys(initial_suite(), secrets.server, kVersion1).value();
+  auto opened = unprotect_packet(keys, datagram, 6 + 8 + 1 + 8 + 1 + 2, -1);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->payload[0], 0x02);
+  EXPECT_EQ(opened->payload[1], 0x01);  // largest acknowledged: 1, ngtcp2's number for our 2
+  EXPECT_EQ(opened->payload[4], 0x01);  // the range's length is kept
+  EXPECT_TRUE(std::equal(hello.begin(), hello.end(), opened->payload.begin() + 5));
+  // An ACK of a packet we never sent (our numbering has no 0) is left for ngtcp2 to judge.
+  Bytes bogus = initial_with(1, Bytes{0x02, 0x00, 0x00, 0x00, 0x00}, 1200, true);
+  Bytes before = bogus;
+  shaper.restore(bogus);
+  EXPECT_EQ(bogus, before);
 }
 
 }  // namespace
