@@ -12,9 +12,11 @@
 namespace culvert::quic {
 namespace {
 
-// The groups this server can answer, all others skipped in the client's list.
-constexpr std::uint16_t kGroups[] = {tls13::group::kX25519MlKem768, tls13::group::kX25519, tls13::group::kSecp256r1,
-                                     tls13::group::kSecp384r1};
+// The server is the cover's nginx with Debian's OpenSSL 3.0, over QUIC as over TCP: its groups
+// (no ML-KEM in 3.0), taken in the client's key-share order; its TLS 1.3 suites in its own order,
+// because Debian's nginx.conf says ssl_prefer_server_ciphers on (the TCP cover does the same).
+constexpr std::uint16_t kGroups[] = {tls13::group::kX25519, tls13::group::kSecp256r1, tls13::group::kSecp384r1};
+constexpr std::uint16_t kSuites[] = {0x1302, 0x1303, 0x1301};
 // OpenSSL's ServerHello extension order (its extension table: supported_versions before key_share).
 constexpr std::uint16_t kServerHelloExtensions[] = {tls13::ext::kSupportedVersions, tls13::ext::kKeyShare};
 
@@ -107,8 +109,11 @@ Result<void> ServerTls::on_client_hello(const tls13::HandshakeMessage& message, 
     return std::find(info->alpn.begin(), info->alpn.end(), p) != info->alpn.end();
   });
   if (protocol == config_.alpn.end()) return refuse(tls13::alert::kNoApplicationProtocol);
-  for (std::uint16_t id : info->cipher_suites) {
-    if ((suite_ = tls13::find_cipher_suite(id))) break;
+  for (std::uint16_t id : kSuites) {
+    if (std::find(info->cipher_suites.begin(), info->cipher_suites.end(), id) != info->cipher_suites.end()) {
+      suite_ = tls13::find_cipher_suite(id);
+      break;
+    }
   }
   if (!suite_) return refuse(tls13::alert::kHandshakeFailure);
   auto share = std::find_if(info->key_shares.begin(), info->key_shares.end(), [](const auto& s) {

@@ -1,9 +1,10 @@
 // The TLS 1.3 server of a QUIC connection (RFC 9001 §4), sans I/O: the mirror of ClientTls. It
 // answers a ClientHello in CRYPTO frames at the Initial level with a ServerHello, then
 // EncryptedExtensions (ALPN and its transport parameters), Certificate, CertificateVerify and
-// Finished at the Handshake level, and checks the client's Finished. It chooses as OpenSSL does
-// with its defaults (the first cipher suite and key share in the client's order that it
-// implements), so that every connection — a user's or a prober's — meets the same server. A
+// Finished at the Handshake level, and checks the client's Finished. It chooses as the TCP cover's
+// OpenSSL 3.0 does under Debian's nginx.conf (suites in the server's order: AES-256-GCM first;
+// key shares in the client's order among X25519, P-256 and P-384, no ML-KEM), so that every
+// connection — a user's or a prober's, over QUIC or TCP — meets the same server. A
 // caller-supplied hook may add a secret to the key schedule (a user proven inside the ClientHello,
 // quic/hello_auth.h); a client without that secret cannot finish.
 // Not implemented: HelloRetryRequest (a client with no usable key share is refused), resumption
