@@ -44,13 +44,19 @@ struct Connection {
   }
 };
 
+// The server's transport parameters as ngtcp2 gets them: without grease_quic_bit, so that it
+// never clears our packets' fixed bit (Chromium does not; a censor sees that bit in every packet).
+Bytes server_parameters(const Connection& c) {
+  return without_transport_parameter(c.tls.peer_transport_parameters(), kGreaseQuicBit);
+}
+
 int on_client_initial(ngtcp2_conn* conn, void* user_data) {
   auto& c = *static_cast<Connection*>(user_data);
   if (install_initial_keys(conn, c.destination_id, ngtcp2_conn_get_client_chosen_version(conn), true) != 0)
     return NGTCP2_ERR_CALLBACK_FAILURE;
   TlsEvents events;
   if (!c.tls.start(events)) return NGTCP2_ERR_CALLBACK_FAILURE;
-  return apply_tls_events(c.conn, events, c.tls.peer_transport_parameters(), c.remote_parameters_set);
+  return apply_tls_events(c.conn, events, server_parameters(c), c.remote_parameters_set);
 }
 
 int on_recv_crypto_data(ngtcp2_conn* conn, ngtcp2_crypto_level level, std::uint64_t, const std::uint8_t* data,
@@ -62,7 +68,7 @@ int on_recv_crypto_data(ngtcp2_conn* conn, ngtcp2_crypto_level level, std::uint6
     c.failed = true;
     return NGTCP2_ERR_CRYPTO;
   }
-  return apply_tls_events(c.conn, events, c.tls.peer_transport_parameters(), c.remote_parameters_set);
+  return apply_tls_events(c.conn, events, server_parameters(c), c.remote_parameters_set);
 }
 
 int on_recv_retry(ngtcp2_conn* conn, const ngtcp2_pkt_hd* header, void* user_data) {

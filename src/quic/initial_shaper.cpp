@@ -37,9 +37,10 @@ struct LongHeader {
   std::uint64_t length = 0;  // packet number and payload
 };
 
-// A client Initial's long header (RFC 9000 §17.2.2), or nothing for any other packet.
+// A client Initial's long header (RFC 9000 §17.2.2), or nothing for any other packet. The fixed
+// bit is not required: a peer that greases it (RFC 9287) may send it cleared.
 std::optional<LongHeader> initial_header(ByteSpan d, std::uint32_t version) {
-  if (d.size() < 7 || (d[0] & 0xc0) != 0xc0) return std::nullopt;
+  if (d.size() < 7 || (d[0] & 0x80) == 0) return std::nullopt;
   std::uint32_t v = static_cast<std::uint32_t>(d[1]) << 24 | d[2] << 16 | d[3] << 8 | d[4];
   // The Initial type is 0 in version 1 and 1 in version 2 (RFC 9369 §3.2).
   std::uint8_t type = (d[0] >> 4) & 0x3;

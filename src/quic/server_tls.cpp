@@ -17,6 +17,28 @@ namespace {
 // because Debian's nginx.conf says ssl_prefer_server_ciphers on (the TCP cover does the same).
 constexpr std::uint16_t kGroups[] = {tls13::group::kX25519, tls13::group::kSecp256r1, tls13::group::kSecp384r1};
 constexpr std::uint16_t kSuites[] = {0x1302, 0x1303, 0x1301};
+// After the handshake OpenSSL 3.0 sends two NewSessionTickets (its default), lifetime = nginx's
+// ssl_session_timeout (5 minutes), nonces 0 and 1 as 8 bytes, and a stateless ticket (key name,
+// IV, the sealed session, HMAC): 208 bytes for a session without a server name, plus the name.
+// Culvert resumes nobody, so the ticket is random bytes of that length.
+constexpr int kTickets = 2;
+constexpr std::uint32_t kTicketLifetime = 300;
+constexpr std::size_t kTicketSize = 208;
+
+Bytes new_session_ticket(std::uint8_t counter, std::size_t server_name_length) {
+  Bytes body;
+  Writer w(body);
+  w.u32(kTicketLifetime);
+  w.bytes(crypto::random_bytes(4));  // ticket_age_add
+  w.u8(8);
+  for (int i = 0; i < 7; ++i) w.u8(0);
+  w.u8(counter);
+  std::size_t size = kTicketSize + (server_name_length ? server_name_length + 4 : 0);
+  w.u16(static_cast<std::uint16_t>(size));
+  w.bytes(crypto::random_bytes(size));
+  w.u16(0);  // no extensions (no early data: nginx's ssl_early_data is off)
+  return tls13::encode_handshake_message(tls13::msg::kNewSessionTicket, body);
+}
 // OpenSSL's ServerHello extension order (its extension table: supported_versions before key_share).
 constexpr std::uint16_t kServerHelloExtensions[] = {tls13::ext::kSupportedVersions, tls13::ext::kKeyShare};
 
@@ -203,6 +225,12 @@ Result<void> ServerTls::on_finished(const tls13::HandshakeMessage& message, TlsE
     return refuse(tls13::alert::kDecryptError);
   if (!framers_[static_cast<int>(Level::handshake)].empty()) return refuse(tls13::alert::kUnexpectedMessage);
   cleanse(expected_client_finished_);
+  Bytes tickets;
+  for (int i = 0; i < kTickets; ++i) {
+    Bytes ticket = new_session_ticket(static_cast<std::uint8_t>(i), server_name_.size());
+    tickets.insert(tickets.end(), ticket.begin(), ticket.end());
+  }
+  out.send.emplace_back(Level::application, std::move(tickets));
   out.complete = true;
   state_ = State::done;
   return {};

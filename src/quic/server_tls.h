@@ -7,8 +7,10 @@
 // connection — a user's or a prober's, over QUIC or TCP — meets the same server. A
 // caller-supplied hook may add a secret to the key schedule (a user proven inside the ClientHello,
 // quic/hello_auth.h); a client without that secret cannot finish.
+// Once the client's Finished checks out it sends two NewSessionTickets at the 1-RTT level, as
+// OpenSSL does (no resumption: their tickets are random bytes of OpenSSL's ticket size).
 // Not implemented: HelloRetryRequest (a client with no usable key share is refused), resumption
-// and 0-RTT (no tickets are issued), client certificates.
+// and 0-RTT, client certificates.
 #pragma once
 
 #include <array>

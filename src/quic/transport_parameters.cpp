@@ -129,4 +129,23 @@ Bytes encode_chromium_transport_parameters(const ChromiumTransportValues& v, con
   return out;
 }
 
+Bytes without_transport_parameter(ByteSpan parameters, std::uint64_t id) {
+  Bytes out;
+  std::size_t pos = 0;
+  while (pos < parameters.size()) {
+    auto type = read_varint(parameters.subspan(pos));
+    if (!type) return Bytes(parameters.begin(), parameters.end());
+    auto length = read_varint(parameters.subspan(pos + type->length));
+    if (!length) return Bytes(parameters.begin(), parameters.end());
+    std::size_t end = pos + type->length + length->length + length->value;
+    if (length->value > parameters.size() || end > parameters.size())
+      return Bytes(parameters.begin(), parameters.end());
+    if (type->value != id)
+      out.insert(out.end(), parameters.begin() + static_cast<std::ptrdiff_t>(pos),
+                 parameters.begin() + static_cast<std::ptrdiff_t>(end));
+    pos = end;
+  }
+  return out;
+}
+
 }  // namespace culvert::quic

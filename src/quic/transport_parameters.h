@@ -63,6 +63,12 @@ struct TransportParameterRandomness {
 Bytes encode_chromium_transport_parameters(const ChromiumTransportValues& values,
                                            const TransportParameterRandomness& randomness);
 
+// The grease_quic_bit parameter (RFC 9287). A client that reads it from the server may clear the
+// fixed bit of its packets; Chromium never does, so the client hides it from ngtcp2.
+inline constexpr std::uint64_t kGreaseQuicBit = 0x2ab2;
+// `parameters` (an extension body) without the parameter `id`; unchanged if it is malformed.
+Bytes without_transport_parameter(ByteSpan parameters, std::uint64_t id);
+
 // QUIC variable-length integers (RFC 9000 §16): the shortest encoding of `value` (< 2^62), and
 // the value at the start of `bytes` with the number of bytes it took.
 void write_varint(Bytes& out, std::uint64_t value);

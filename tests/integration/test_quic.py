@@ -186,11 +186,16 @@ class QuicServer(unittest.TestCase):
         self.assertIn("[server: nginx/1.22.1]", log)
 
     def test_our_client_and_server_agree(self):
-        server, port = self.serve(1)
-        r = subprocess.run([CULVERT, "lab", "quic-handshake", "127.0.0.1", str(port), "--sni", "h3.example.test",
-                            "--timeout-ms", "10000"], capture_output=True, text=True, timeout=60)
-        (served,) = self.finish(server)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        # Ten in a row: the server's grease_quic_bit once let ngtcp2 clear the fixed bit of our
+        # third Initial, which the shaper then did not renumber (4 handshakes in 10 failed).
+        server, port = self.serve(10)
+        for _ in range(10):
+            r = subprocess.run([CULVERT, "lab", "quic-handshake", "127.0.0.1", str(port), "--sni", "h3.example.test",
+                                "--timeout-ms", "10000"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        served = self.finish(server)
+        self.assertEqual([s["outcome"] for s in served], ["completed"] * 10, served)
+        served = served[-1]
         fields = report(r.stdout)
         self.assertEqual(fields["alpn"], "h3")
         # Chromium's first share is X25519MLKEM768; the cover's OpenSSL 3.0 has no ML-KEM: X25519.

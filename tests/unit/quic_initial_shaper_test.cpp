@@ -154,3 +154,19 @@ TEST(InitialShaper, MovesTheServersAcknowledgementsBackToNgtcp2sNumbers) {
 
 }  // namespace
 }  // namespace culvert::quic
+
+namespace culvert::quic {
+namespace {
+
+TEST(TransportParameters, GreaseQuicBitIsHiddenFromNgtcp2AndTheRestKept) {
+  // max_idle_timeout 30000, grease_quic_bit (empty), initial_max_data 1 MiB.
+  Bytes params{0x01, 0x04, 0x80, 0x00, 0x75, 0x30, 0x80, 0x00, 0x2a, 0xb2, 0x00, 0x04, 0x04, 0x80, 0x10, 0x00, 0x00};
+  Bytes expected{0x01, 0x04, 0x80, 0x00, 0x75, 0x30, 0x04, 0x04, 0x80, 0x10, 0x00, 0x00};
+  EXPECT_EQ(without_transport_parameter(params, kGreaseQuicBit), expected);
+  EXPECT_EQ(without_transport_parameter(expected, kGreaseQuicBit), expected);
+  Bytes truncated{0x01, 0x04, 0x80};
+  EXPECT_EQ(without_transport_parameter(truncated, kGreaseQuicBit), truncated);
+}
+
+}  // namespace
+}  // namespace culvert::quic

@@ -109,6 +109,15 @@ TEST(QuicServerTls, CompletesWithOurClientAndAgreesOnEverySecret) {
   EXPECT_EQ(flight.send[0].first, Level::initial);
   EXPECT_EQ(flight.send[1].first, Level::handshake);
   EXPECT_TRUE(p.server_log[1].complete);
+  // Two tickets at 1-RTT, as OpenSSL sends them: lifetime 300 s, 208-byte ticket plus the name.
+  ASSERT_EQ(p.server_log[1].send.size(), 1u);
+  EXPECT_EQ(p.server_log[1].send[0].first, Level::application);
+  const Bytes& tickets = p.server_log[1].send[0].second;
+  const std::size_t one = 4 + 4 + 4 + 9 + 2 + 208 + 14 + 4 + 2;  // "h3.example.com" is 14 bytes
+  ASSERT_EQ(tickets.size(), 2 * one);
+  EXPECT_EQ(tickets[0], tls13::msg::kNewSessionTicket);
+  EXPECT_EQ(tickets[4 + 3], 300 & 0xff);
+  EXPECT_EQ(tickets[one + 4 + 4 + 4 + 8], 1);  // the second ticket's nonce
   std::optional<LevelSecrets> client_handshake, client_application;
   for (const auto& e : p.client_log) {
     if (e.handshake_keys) client_handshake = e.handshake_keys;
