@@ -23,13 +23,6 @@ constexpr std::size_t kDestinationIdLength = 8;
 constexpr std::size_t kDatagramSize = 1250;
 constexpr std::size_t kReceiveBuffer = 65536;
 
-struct Socket {
-  int fd = -1;
-  ~Socket() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 struct Connection {
   ClientTls tls;
   Bytes destination_id;
@@ -112,11 +105,7 @@ Result<std::unique_ptr<Connection>> open_connection(ClientTlsConfig config, ngtc
   callbacks.recv_crypto_data = on_recv_crypto_data;
   callbacks.recv_retry = on_recv_retry;
   callbacks.get_new_connection_id = new_connection_id;
-  ngtcp2_settings settings;
-  ngtcp2_settings_default(&settings);
-  settings.initial_ts = ngtcp2_now();
-  if (quic_debug_enabled()) settings.log_printf = debug_log;
-  settings.max_tx_udp_payload_size = kDatagramSize;
+  ngtcp2_settings settings = connection_settings(kDatagramSize);
   settings.no_tx_udp_payload_size_shaping = 1;
   ngtcp2_transport_params params = local_parameters();
   if (ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, kVersion1, &callbacks, &settings, &params, nullptr,
@@ -172,22 +161,11 @@ Result<std::vector<Bytes>> client_first_flight(const std::string& server_name) {
 
 Result<HandshakeReport> run_client_handshake(const std::string& host, std::uint16_t port, ClientTlsConfig config,
                                              std::chrono::milliseconds timeout) {
-  sockaddr_storage remote{};
-  socklen_t remote_length = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&remote);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&remote);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    remote_length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    remote_length = sizeof(sockaddr_in6);
-  } else {
-    return fail(Errc::bad_config);
-  }
-  Socket socket;
+  auto address = socket_address(host, port);
+  if (!address) return fail(address.error());
+  sockaddr_storage remote = address->storage;
+  socklen_t remote_length = address->length;
+  UdpSocket socket;
   socket.fd = ::socket(remote.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (socket.fd < 0 || ::connect(socket.fd, reinterpret_cast<sockaddr*>(&remote), remote_length) != 0)
     return fail(std::error_code(errno, std::system_category()));

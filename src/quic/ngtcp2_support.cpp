@@ -1,5 +1,9 @@
 #include "quic/ngtcp2_support.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -74,6 +78,42 @@ void debug_log(void*, const char* format, ...) {
 }
 
 bool quic_debug_enabled() { return std::getenv("CULVERT_QUIC_DEBUG") != nullptr; }
+
+ngtcp2_settings connection_settings(std::size_t max_datagram) {
+  ngtcp2_settings settings;
+  ngtcp2_settings_default(&settings);
+  settings.initial_ts = ngtcp2_now();
+  if (quic_debug_enabled()) settings.log_printf = debug_log;
+  settings.max_tx_udp_payload_size = max_datagram;
+  return settings;
+}
+
+UdpSocket::~UdpSocket() {
+  if (fd >= 0) ::close(fd);
+}
+
+Result<SocketAddress> socket_address(const std::string& host, std::uint16_t port) {
+  SocketAddress a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    a.length = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    a.length = sizeof(sockaddr_in6);
+  } else {
+    return fail(Errc::bad_config);
+  }
+  return a;
+}
+
+std::uint16_t port_of(const sockaddr_storage& address) {
+  return ntohs(address.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(address).sin_port
+                                            : reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+}
 
 ngtcp2_path path_of(sockaddr_storage& local, socklen_t local_length, sockaddr_storage& remote,
                     socklen_t remote_length) {

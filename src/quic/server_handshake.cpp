@@ -23,13 +23,6 @@ constexpr std::size_t kDatagramSize = 1452;
 constexpr std::size_t kReceiveBuffer = 65536;
 constexpr std::uint64_t kH3NoError = 0x100;
 
-struct Socket {
-  int fd = -1;
-  ~Socket() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 struct Connection {
   std::unique_ptr<ServerTls> tls;
   std::unique_ptr<H3Cover> h3;  // the cover over HTTP/3, once the handshake is complete
@@ -162,11 +155,7 @@ Result<std::unique_ptr<Connection>> accept_connection(const ngtcp2_pkt_hd& heade
   callbacks.stream_reset = on_stream_reset;
   callbacks.extend_max_stream_data = on_extend_max_stream_data;
   callbacks.extend_max_remote_streams_bidi = on_extend_max_remote_bidi;
-  ngtcp2_settings settings;
-  ngtcp2_settings_default(&settings);
-  settings.initial_ts = ngtcp2_now();
-  if (quic_debug_enabled()) settings.log_printf = debug_log;
-  settings.max_tx_udp_payload_size = kDatagramSize;
+  ngtcp2_settings settings = connection_settings(kDatagramSize);
   ngtcp2_transport_params params = local_parameters(header.dcid);
   params.initial_scid = scid;  // ngtcp2 0.12 copies it from here, whatever its documentation says
   if (ngtcp2_conn_server_new(&c->conn, &header.scid, &scid, &c->path, header.version, &callbacks, &settings, &params,
@@ -183,27 +172,16 @@ bool same_peer(const Connection& c, const sockaddr_storage& peer, socklen_t leng
 }  // namespace
 
 Result<void> serve_handshakes(const ServerTlsConfig& tls, const ServeOptions& options) {
-  sockaddr_storage local{};
-  socklen_t local_length = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&local);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&local);
-  if (inet_pton(AF_INET, options.host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(options.port);
-    local_length = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, options.host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options.port);
-    local_length = sizeof(sockaddr_in6);
-  } else {
-    return fail(Errc::bad_config);
-  }
-  Socket socket;
+  auto address = socket_address(options.host, options.port);
+  if (!address) return fail(address.error());
+  sockaddr_storage local = address->storage;
+  socklen_t local_length = address->length;
+  UdpSocket socket;
   socket.fd = ::socket(local.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (socket.fd < 0 || ::bind(socket.fd, reinterpret_cast<sockaddr*>(&local), local_length) != 0)
     return fail(std::error_code(errno, std::system_category()));
   ::getsockname(socket.fd, reinterpret_cast<sockaddr*>(&local), &local_length);
-  if (options.on_listening) options.on_listening(ntohs(local.ss_family == AF_INET ? v4->sin_port : v6->sin6_port));
+  if (options.on_listening) options.on_listening(port_of(local));
 
   const ngtcp2_tstamp deadline =
       ngtcp2_now() + static_cast<ngtcp2_tstamp>(options.timeout.count()) * NGTCP2_MILLISECONDS;

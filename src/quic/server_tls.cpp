@@ -66,14 +66,7 @@ Bytes encrypted_extensions(const std::string& alpn, ByteSpan transport_parameter
   Bytes body;
   Writer w(body);
   std::size_t list = w.open_prefix(2);
-  w.u16(tls13::ext::kAlpn);
-  std::size_t alpn_body = w.open_prefix(2);
-  std::size_t names = w.open_prefix(2);
-  std::size_t name = w.open_prefix(1);
-  w.text(alpn);
-  w.close_prefix(name, 1);
-  w.close_prefix(names, 2);
-  w.close_prefix(alpn_body, 2);
+  tls13::write_selected_alpn(w, alpn);
   w.u16(tls13::ext::kQuicTransportParameters);
   std::size_t parameters = w.open_prefix(2);
   w.bytes(transport_parameters);

@@ -309,4 +309,15 @@ Bytes compress_certificate(ByteSpan certificate_body) {
   return out;
 }
 
+void write_selected_alpn(Writer& w, std::string_view protocol) {
+  w.u16(ext::kAlpn);
+  std::size_t body = w.open_prefix(2);
+  std::size_t names = w.open_prefix(2);
+  std::size_t name = w.open_prefix(1);
+  w.text(protocol);
+  w.close_prefix(name, 1);
+  w.close_prefix(names, 2);
+  w.close_prefix(body, 2);
+}
+
 }  // namespace culvert::tls13

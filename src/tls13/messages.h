@@ -104,6 +104,8 @@ Result<bool> parse_key_update(ByteSpan body);
 
 // Encoders, for our own flight (Finished) and for servers built on this code (tests, tools).
 Bytes encode_handshake_message(std::uint8_t type, ByteSpan body);
+// The server's ALPN extension (type, length, a one-name list) into an extension list being written.
+void write_selected_alpn(Writer& w, std::string_view protocol);
 // A Certificate body for a chain of DER certificates, leaf first, no extensions.
 Bytes encode_certificate(const std::vector<Bytes>& chain);
 // A CompressedCertificate body (RFC 8879, brotli) carrying a Certificate body.

@@ -145,14 +145,7 @@ asio::awaitable<std::error_code> ServerStream::handshake(ByteSpan client_hello, 
   std::size_t ee_list = e.open_prefix(2);
   for (const char* protocol : {"h2", "http/1.1"}) {
     if (std::find(info->alpn.begin(), info->alpn.end(), protocol) == info->alpn.end()) continue;
-    e.u16(ext::kAlpn);
-    std::size_t alpn_body = e.open_prefix(2);
-    std::size_t names = e.open_prefix(2);
-    std::size_t name = e.open_prefix(1);
-    e.text(protocol);
-    e.close_prefix(name, 1);
-    e.close_prefix(names, 2);
-    e.close_prefix(alpn_body, 2);
+    write_selected_alpn(e, protocol);
     break;
   }
   e.close_prefix(ee_list, 2);
