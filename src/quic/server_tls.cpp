@@ -62,6 +62,36 @@ Result<Exchange> key_exchange(std::uint16_t group, ByteSpan client_share) {
   return Exchange{mine->public_bytes(), std::move(*agreed)};
 }
 
+// A ServerHello (or, with the special random and no share, a HelloRetryRequest) in OpenSSL's
+// extension order, echoing the empty legacy session id of a QUIC hello.
+Bytes server_hello_message(ByteSpan random, std::uint16_t suite, std::uint16_t group, ByteSpan share,
+                           bool retry_request) {
+  Bytes body;
+  Writer w(body);
+  w.u16(0x0303);
+  w.bytes(random);
+  w.u8(0);
+  w.u16(suite);
+  w.u8(0);
+  std::size_t extensions = w.open_prefix(2);
+  for (std::uint16_t type : kServerHelloExtensions) {
+    w.u16(type);
+    std::size_t ext_body = w.open_prefix(2);
+    if (type == tls13::ext::kSupportedVersions) {
+      w.u16(0x0304);
+    } else {
+      w.u16(group);
+      if (!retry_request) {
+        w.u16(static_cast<std::uint16_t>(share.size()));
+        w.bytes(share);
+      }
+    }
+    w.close_prefix(ext_body, 2);
+  }
+  w.close_prefix(extensions, 2);
+  return tls13::encode_handshake_message(tls13::msg::kServerHello, body);
+}
+
 Bytes encrypted_extensions(const std::string& alpn, ByteSpan transport_parameters) {
   Bytes body;
   Writer w(body);
@@ -101,7 +131,8 @@ Result<void> ServerTls::receive(Level level, ByteSpan data, TlsEvents& out) {
     const tls13::HandshakeMessage& m = **message;
     // The ClientHello at Initial, the client's Finished at Handshake, nothing after (QUIC has no
     // KeyUpdate message and Culvert asks for no client certificate).
-    if (state_ == State::client_hello && level == Level::initial && m.type == tls13::msg::kClientHello) {
+    bool hello_expected = state_ == State::client_hello || state_ == State::second_client_hello;
+    if (hello_expected && level == Level::initial && m.type == tls13::msg::kClientHello) {
       if (auto handled = on_client_hello(m, out); !handled) return handled;
     } else if (state_ == State::finished && level == Level::handshake && m.type == tls13::msg::kFinished) {
       if (auto handled = on_finished(m, out); !handled) return handled;
@@ -131,10 +162,31 @@ Result<void> ServerTls::on_client_hello(const tls13::HandshakeMessage& message, 
     }
   }
   if (!suite_) return refuse(tls13::alert::kHandshakeFailure);
-  auto share = std::find_if(info->key_shares.begin(), info->key_shares.end(), [](const auto& s) {
+  const bool second = state_ == State::second_client_hello;
+  auto share = std::find_if(info->key_shares.begin(), info->key_shares.end(), [&](const auto& s) {
+    if (second) return s.first == group_;  // the group the retry asked for, and no other
     return std::find(std::begin(kGroups), std::end(kGroups), s.first) != std::end(kGroups);
   });
-  if (share == info->key_shares.end()) return refuse(tls13::alert::kHandshakeFailure);
+  if (share == info->key_shares.end()) {
+    if (second) return refuse(tls13::alert::kIllegalParameter);
+    // No share it can use: ask for one (RFC 8446 §4.1.4), the first of its groups, in its own
+    // order as OpenSSL under server preference does, that the client supports.
+    auto wanted = std::find_if(std::begin(kGroups), std::end(kGroups), [&](std::uint16_t g) {
+      return std::find(info->supported_groups.begin(), info->supported_groups.end(), g) != info->supported_groups.end();
+    });
+    if (wanted == std::end(kGroups)) return refuse(tls13::alert::kHandshakeFailure);
+    group_ = *wanted;
+    Bytes retry = server_hello_message(tls13::kHelloRetryRequestRandom, suite_->id, group_, {}, true);
+    // The transcript goes on from message_hash(Hash(ClientHello1)) || HelloRetryRequest.
+    transcript_prefix_ = tls13::encode_handshake_message(tls13::msg::kMessageHash, tls13::hash(*suite_, message.raw));
+    transcript_prefix_.insert(transcript_prefix_.end(), retry.begin(), retry.end());
+    out.send.emplace_back(Level::initial, std::move(retry));
+    retry_suite_ = suite_->id;
+    suite_ = nullptr;
+    state_ = State::second_client_hello;
+    return {};
+  }
+  if (second && suite_->id != retry_suite_) return refuse(tls13::alert::kIllegalParameter);
   auto agreed = key_exchange(share->first, share->second);
   if (!agreed) return refuse(tls13::alert::kIllegalParameter);
   group_ = share->first;
@@ -148,30 +200,10 @@ Result<void> ServerTls::on_client_hello(const tls13::HandshakeMessage& message, 
     cleanse(extra);
   }
 
-  Bytes body;
-  Writer w(body);
-  w.u16(0x0303);
-  w.bytes(crypto::random_bytes(32));
-  w.u8(0);  // the empty legacy session id, echoed
-  w.u16(suite_->id);
-  w.u8(0);
-  std::size_t extensions = w.open_prefix(2);
-  for (std::uint16_t type : kServerHelloExtensions) {
-    w.u16(type);
-    std::size_t ext_body = w.open_prefix(2);
-    if (type == tls13::ext::kSupportedVersions) {
-      w.u16(0x0304);
-    } else {
-      w.u16(group_);
-      w.u16(static_cast<std::uint16_t>(agreed->server_share.size()));
-      w.bytes(agreed->server_share);
-    }
-    w.close_prefix(ext_body, 2);
-  }
-  w.close_prefix(extensions, 2);
-  Bytes server_hello = tls13::encode_handshake_message(tls13::msg::kServerHello, body);
+  Bytes server_hello = server_hello_message(crypto::random_bytes(32), suite_->id, group_, agreed->server_share, false);
 
-  Bytes transcript = message.raw;
+  Bytes transcript = std::move(transcript_prefix_);
+  transcript.insert(transcript.end(), message.raw.begin(), message.raw.end());
   transcript.insert(transcript.end(), server_hello.begin(), server_hello.end());
   auto secrets = tls13::derive_handshake_secrets(*suite_, agreed->shared, tls13::hash(*suite_, transcript));
   cleanse(agreed->shared);

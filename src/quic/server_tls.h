@@ -9,8 +9,9 @@
 // quic/hello_auth.h); a client without that secret cannot finish.
 // Once the client's Finished checks out it sends two NewSessionTickets at the 1-RTT level, as
 // OpenSSL does (no resumption: their tickets are random bytes of OpenSSL's ticket size).
-// Not implemented: HelloRetryRequest (a client with no usable key share is refused), resumption
-// and 0-RTT, client certificates.
+// A client without a usable key share gets a HelloRetryRequest for the first of the server's
+// groups it supports, as OpenSSL sends one. Not implemented: resumption and 0-RTT, client
+// certificates, cookies.
 #pragma once
 
 #include <array>
@@ -64,7 +65,7 @@ class ServerTls {
   Result<std::array<std::uint8_t, 32>> export_key(std::string_view label) const;
 
  private:
-  enum class State { client_hello, finished, done };
+  enum class State { client_hello, second_client_hello, finished, done };
   Result<void> on_client_hello(const tls13::HandshakeMessage& message, TlsEvents& out);
   Result<void> on_finished(const tls13::HandshakeMessage& message, TlsEvents& out);
   Result<void> refuse(std::uint8_t alert);
@@ -73,6 +74,8 @@ class ServerTls {
   State state_ = State::client_hello;
   tls13::HandshakeFramer framers_[3];
   const tls13::CipherSuite* suite_ = nullptr;
+  std::uint16_t retry_suite_ = 0;  // the suite a HelloRetryRequest named: the second hello must keep it
+  Bytes transcript_prefix_;        // message_hash(ClientHello1) || HelloRetryRequest, after a retry
   Bytes expected_client_finished_;
   Bytes exporter_master_;
   Bytes peer_transport_parameters_;

@@ -78,6 +78,13 @@ Result<ClientHelloInfo> parse_client_hello(ByteSpan body) {
         }
         break;
       }
+      case ext::kSupportedGroups: {
+        auto list = d.prefixed(2);
+        if (!list || list->size() % 2 != 0) return fail(Errc::malformed);
+        Reader l(*list);
+        while (l.remaining() > 0) ch.supported_groups.push_back(*l.u16());
+        break;
+      }
       case ext::kAlpn: {
         auto list = d.prefixed(2);
         if (!list) return fail(Errc::malformed);

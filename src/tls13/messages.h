@@ -57,6 +57,7 @@ struct ClientHelloInfo {
   Bytes session_id;
   std::vector<std::uint16_t> cipher_suites;
   std::vector<std::pair<std::uint16_t, Bytes>> key_shares;  // group, key_exchange
+  std::vector<std::uint16_t> supported_groups;
   std::vector<std::string> alpn;
   std::string server_name;
   std::vector<std::uint16_t> extensions;

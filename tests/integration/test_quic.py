@@ -160,6 +160,16 @@ class QuicServer(unittest.TestCase):
         self.assertIn("Negotiated cipher suite is CHACHA20-POLY1305", second.stdout + second.stderr)
         self.assertEqual([s["cipher_suite"] for s in served], ["0x1302", "0x1303"])
 
+    def test_a_client_without_a_usable_share_is_asked_for_one(self):
+        # GnuTLS offering P-521 and P-384 sends a P-521 share only; the server (no P-521, as the
+        # groups it implements go) answers with a HelloRetryRequest for P-384, as OpenSSL would.
+        server, port = self.serve(1)
+        r = self.gtlsclient(port, "--groups=-GROUP-ALL:+GROUP-SECP521R1:+GROUP-SECP384R1")
+        (served,) = self.finish(server)
+        self.assertIn("QUIC handshake has completed", r.stdout + r.stderr)
+        self.assertEqual(served["outcome"], "completed", served)
+        self.assertEqual(served["group"], "0x18")
+
     def test_a_non_user_meets_the_cover_site_over_http3(self):
         # What a prober with an HTTP/3 client sees: the cover's pages with nginx's headers, byte
         # for byte the files the TCP cover serves, and nginx's 404 for a missing one.

@@ -194,6 +194,42 @@ TEST(QuicServerTls, AUserProvenInTheRandomFinishesAndEveryoneElseMeetsThePlainSe
   }
 }
 
+TEST(QuicServerTls, AHelloWithoutAUsableShareGetsARetryForOneItSupports) {
+  // Only a P-521 share (which the server does not implement), X25519 and P-521 supported: the
+  // server asks for X25519 with a HelloRetryRequest, then takes the second hello's X25519 share.
+  auto hello = [](std::uint16_t share_group) {
+    tls13::ClientHelloSpec spec;
+    spec.server_name = "h3.example.com";
+    spec.alpn = {"h3"};
+    spec.quic_transport_parameters = Bytes{0x01, 0x02, 0x67, 0x10};
+    Bytes fake(133, 0x04);  // a P-521 point's length; never read
+    auto x25519 = tls13::KeyShare::generate(tls13::group::kX25519);
+    spec.key_shares.push_back({share_group, share_group == tls13::group::kX25519 ? x25519->public_bytes() : fake});
+    return tls13::build_client_hello(spec, tls13::HelloRandomness::draw());
+  };
+  constexpr std::uint16_t kSecp521r1 = 0x0019;
+  ServerTls server(server_config());
+  TlsEvents retry;
+  ASSERT_TRUE(server.receive(Level::initial, hello(kSecp521r1), retry)) << int(server.alert());
+  ASSERT_EQ(retry.send.size(), 1u);
+  EXPECT_FALSE(retry.handshake_keys);
+  auto parsed = tls13::parse_server_hello(ByteSpan(retry.send[0].second).subspan(4));
+  ASSERT_TRUE(parsed);
+  EXPECT_TRUE(parsed->hello_retry_request);
+  EXPECT_EQ(parsed->key_share_group, tls13::group::kX25519);
+  EXPECT_EQ(parsed->cipher_suite, 0x1302);
+  TlsEvents flight;
+  ASSERT_TRUE(server.receive(Level::initial, hello(tls13::group::kX25519), flight)) << int(server.alert());
+  EXPECT_TRUE(flight.handshake_keys);
+  EXPECT_EQ(server.group(), tls13::group::kX25519);
+  // A second hello that still lacks the group asked for is refused.
+  ServerTls other(server_config());
+  TlsEvents e;
+  ASSERT_TRUE(other.receive(Level::initial, hello(kSecp521r1), e));
+  EXPECT_FALSE(other.receive(Level::initial, hello(kSecp521r1), e));
+  EXPECT_EQ(other.alert(), tls13::alert::kIllegalParameter);
+}
+
 TEST(QuicServerTls, RefusesAHelloWithoutTransportParameters) {
   // A TCP ClientHello (no quic_transport_parameters) is refused with missing_extension.
   tls13::ClientHelloSpec spec;
