@@ -22,6 +22,7 @@
 #include "lab/probe_set.h"
 #include "lab/prober.h"
 #include "lab/quic_initial.h"
+#include "lab/quic_sni_relay.h"
 #include "lab/reaction.h"
 #include "link/share_link.h"
 #include "quic/client_handshake.h"
@@ -129,20 +130,56 @@ int lab_quic_handshake(const std::string& address, std::uint16_t port, const std
   return 0;
 }
 
-int lab_quic_serve(const std::string& listen, const std::string& cert_file, const std::string& key_file,
-                   int connections, int timeout_ms, bool http3_cover) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    std::cerr << "culvert: --listen takes ADDRESS:PORT\n";
+namespace {
+
+// "HOST:PORT" or "[V6]:PORT" into its parts; false if it is neither.
+bool split_host_port(const std::string& text, std::string& host, std::uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    unsigned long p = std::stoul(text.substr(colon + 1));
+    if (p > 65535) return false;
+    port = static_cast<std::uint16_t>(p);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int lab_quic_relay(const std::string& listen, const std::string& to, const std::string& blocklist_file,
+                   int block_seconds, bool any_ports, int seconds) {
+  lab::QuicSniRelayOptions o;
+  if (!split_host_port(listen, o.listen_host, o.listen_port) || !split_host_port(to, o.server_host, o.server_port)) {
+    std::cerr << "culvert: --listen and --to take ADDRESS:PORT\n";
     return 2;
   }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto names = read_file(blocklist_file);
+  if (!names) {
+    std::cerr << "culvert: cannot read " << blocklist_file << "\n";
+    return 1;
+  }
+  o.blocklist = lab::Blocklist::parse(*names);
+  o.block_for = std::chrono::seconds(block_seconds);
+  o.require_source_port_at_least_destination = !any_ports;
+  o.run_for = std::chrono::seconds(seconds);
+  o.on_listening = [](std::uint16_t port) { std::cout << "listening " << port << std::endl; };
+  o.on_verdict = [](const std::string& line) { std::cout << line << std::endl; };
+  auto ran = lab::run_quic_sni_relay(o);
+  if (!ran) {
+    std::cerr << "culvert: QUIC relay stopped (" << ran.error().message() << ")\n";
+    return 1;
+  }
+  return 0;
+}
+
+int lab_quic_serve(const std::string& listen, const std::string& cert_file, const std::string& key_file,
+                   int connections, int timeout_ms, bool http3_cover) {
   quic::ServeOptions options;
-  options.host = host;
-  try {
-    options.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
-  } catch (const std::exception&) {
+  if (!split_host_port(listen, options.host, options.port)) {
     std::cerr << "culvert: --listen takes ADDRESS:PORT\n";
     return 2;
   }

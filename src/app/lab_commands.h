@@ -22,6 +22,9 @@ int lab_classify(const std::string& flow_file, const std::string& blocklist_file
 int lab_fingerprint(const std::vector<std::string>& files);
 int lab_quic_flight(const std::string& server_name, const std::string& directory);
 int lab_quic_handshake(const std::string& address, std::uint16_t port, const std::string& server_name, int timeout_ms);
+// Relays UDP to one server, applying the censor's QUIC SNI rule; a line per verdict.
+int lab_quic_relay(const std::string& listen, const std::string& to, const std::string& blocklist_file,
+                   int block_seconds, bool any_ports, int seconds);
 // Answers QUIC handshakes with Culvert's server side, one at a time; a line per connection.
 int lab_quic_serve(const std::string& listen, const std::string& cert_file, const std::string& key_file,
                    int connections, int timeout_ms, bool http3_cover);

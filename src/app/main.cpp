@@ -138,6 +138,19 @@ int main(int argc, char** argv) {
   quic_handshake_cmd->add_option("port", handshake_port, "UDP port")->required();
   quic_handshake_cmd->add_option("--sni", handshake_sni, "Server name in the ClientHello");
   quic_handshake_cmd->add_option("--timeout-ms", handshake_timeout_ms, "Give up after")->capture_default_str();
+  std::string quic_relay_listen = "127.0.0.1:4433", quic_relay_to, quic_relay_blocklist;
+  int quic_relay_block_seconds = 120, quic_relay_seconds = 60;
+  bool quic_relay_any_ports = false;
+  auto* quic_relay_cmd = lab->add_subcommand(
+      "quic-relay", "Relay UDP to a server through the censor's QUIC SNI rule (decrypt Initials, block by SNI)");
+  quic_relay_cmd->add_option("--listen", quic_relay_listen, "UDP address:port")->capture_default_str();
+  quic_relay_cmd->add_option("--to", quic_relay_to, "Server's UDP address:port")->required();
+  quic_relay_cmd->add_option("--blocklist", quic_relay_blocklist, "Blocked names, one per line")->required();
+  quic_relay_cmd->add_option("--block-seconds", quic_relay_block_seconds, "How long a flagged flow stays blocked")
+      ->capture_default_str();
+  quic_relay_cmd->add_flag("--any-ports", quic_relay_any_ports,
+                           "Also inspect flows whose source port is below the destination port");
+  quic_relay_cmd->add_option("--seconds", quic_relay_seconds, "Stop after")->capture_default_str();
   std::string serve_listen = "127.0.0.1:4433", serve_cert, serve_key;
   int serve_connections = 1, serve_timeout_ms = 30000;
   bool serve_http3 = false;
@@ -233,6 +246,9 @@ int main(int argc, char** argv) {
   if (classify_cmd->parsed()) return lab_classify(file, blocklist);
   if (fingerprint_cmd->parsed()) return lab_fingerprint(fingerprint_files);
   if (quic_flight_cmd->parsed()) return lab_quic_flight(flight_sni, flight_dir);
+  if (quic_relay_cmd->parsed())
+    return lab_quic_relay(quic_relay_listen, quic_relay_to, quic_relay_blocklist, quic_relay_block_seconds,
+                          quic_relay_any_ports, quic_relay_seconds);
   if (quic_serve_cmd->parsed())
     return lab_quic_serve(serve_listen, serve_cert, serve_key, serve_connections, serve_timeout_ms, serve_http3);
   if (quic_handshake_cmd->parsed())

@@ -216,5 +216,83 @@ class QuicServer(unittest.TestCase):
         self.assertEqual(served["outcome"], "completed", served)
 
 
+class QuicSniRule(unittest.TestCase):
+    """The lab's QUIC SNI rule (`culvert lab quic-relay`): it decrypts the client's Initials as the
+    GFW does, blocks a flow whose SNI is on its list and passes others, and leaves alone flows
+    whose source port is below the destination port, as the GFW did when measured."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="culvert-quic-relay-")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "2", "-subj", "/CN=h3.example.test", "-keyout", "key.pem", "-out", "cert.pem"],
+                       cwd=cls.tmp, check=True, capture_output=True)
+        with open(os.path.join(cls.tmp, "blocklist"), "w") as f:
+            f.write("# names the censor blocks\nblocked.example\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def start(self, argv):
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = proc.stdout.readline().split()
+        self.assertEqual(first[:1], ["listening"], proc.stderr.read() if proc.poll() is not None else first)
+        return proc, int(first[1])
+
+    def relay(self, server_port, *extra, listen="127.0.0.1:0"):
+        return self.start([CULVERT, "lab", "quic-relay", "--listen", listen, "--to", f"127.0.0.1:{server_port}",
+                           "--blocklist", os.path.join(self.tmp, "blocklist"), "--seconds", "20", *extra])
+
+    def server(self, connections):
+        return self.start([CULVERT, "lab", "quic-serve", "--listen", "127.0.0.1:0", "--cert",
+                           os.path.join(self.tmp, "cert.pem"), "--key", os.path.join(self.tmp, "key.pem"),
+                           "--connections", str(connections), "--timeout-ms", "30000"])
+
+    def handshake(self, port, sni):
+        return subprocess.run([CULVERT, "lab", "quic-handshake", "127.0.0.1", str(port), "--sni", sni,
+                               "--timeout-ms", "3000"], capture_output=True, text=True, timeout=60)
+
+    def stop(self, proc):
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        return out
+
+    def test_a_blocked_name_is_dropped_and_others_pass(self):
+        # The server takes one connection at a time: the passing name goes first.
+        server, server_port = self.server(1)
+        relay, port = self.relay(server_port, "--any-ports")
+        passed = self.handshake(port, "fine.example")
+        blocked = self.handshake(port, "www.blocked.example")
+        verdicts = self.stop(relay)
+        self.stop(server)
+        self.assertEqual(passed.returncode, 0, passed.stderr)
+        self.assertNotEqual(blocked.returncode, 0)
+        self.assertIn("timed out", blocked.stderr)
+        self.assertIn("pass sni fine.example", verdicts)
+        self.assertIn("block sni www.blocked.example (entry blocked.example)", verdicts)
+
+    def test_a_source_port_below_the_destination_port_is_exempt(self):
+        # A relay port above the kernel's ephemeral range: every client port is below it.
+        import socket
+        port = None
+        for candidate in range(65400, 65530):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                try:
+                    s.bind(("127.0.0.1", candidate))
+                    port = candidate
+                    break
+                except OSError:
+                    continue
+        self.assertIsNotNone(port)
+        server, server_port = self.server(1)
+        relay, _ = self.relay(server_port, listen=f"127.0.0.1:{port}")
+        r = self.handshake(port, "www.blocked.example")
+        verdicts = self.stop(relay)
+        self.stop(server)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("exempt sni www.blocked.example (source port below destination port)", verdicts)
+
+
 if __name__ == "__main__":
     unittest.main()
