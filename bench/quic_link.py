@@ -31,21 +31,25 @@ def quic_download(link, port, tmp, timeout):
     """Seconds for one HTTP/3 download of /bulk with gtlsclient, or None if it failed."""
     out = tempfile.mkdtemp(dir=tmp)
     start = time.monotonic()
-    r = link.client.run([GTLSCLIENT, "--quiet", "--exit-on-all-streams-close", f"--download={out}", "--timeout=30s",
-                         link.server.addr, str(port), f"https://{link.server.addr}/bulk"], timeout=timeout)
+    try:
+        r = link.client.run([GTLSCLIENT, "--quiet", "--exit-on-all-streams-close", f"--download={out}",
+                             "--timeout=30s", link.server.addr, str(port), f"https://{link.server.addr}/bulk"],
+                            timeout=timeout)
+    except subprocess.TimeoutExpired:  # run() has killed the client
+        r = None
     seconds = time.monotonic() - start
     path = os.path.join(out, "bulk")
     size = os.path.getsize(path) if os.path.exists(path) else 0
     if os.path.exists(path):
         os.remove(path)
     os.rmdir(out)
-    return seconds if r.returncode == 0 and size == link.bulk else None
+    return seconds if r is not None and r.returncode == 0 and size == link.bulk else None
 
 
 def tcp_download(link, port, timeout):
     start = time.monotonic()
     r = link.client.run(["curl", "-sS", "--fail", "--max-time", str(timeout), "-o", "/dev/null", "-w",
-                         "%{size_download}", f"http://{link.server.addr}:{port}/bulk"], timeout=timeout + 10)
+                         "%{size_download}", f"http://{link.server.addr}:{port}/bulk"], timeout=timeout + 30)
     seconds = time.monotonic() - start
     ok = r.returncode == 0 and r.stdout.decode().strip() == str(link.bulk)
     return seconds if ok else None
