@@ -28,6 +28,13 @@ def free_udp_port():
         return s.getsockname()[1]
 
 
+def make_certificate(directory, name, key="key.pem", cert="cert.pem"):
+    """A self-signed P-256 certificate for `name` in `directory`."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", f"/CN={name}", "-keyout", key, "-out", cert],
+                   cwd=directory, check=True, capture_output=True)
+
+
 def report(output):
     fields = {}
     for line in output.splitlines():
@@ -41,9 +48,7 @@ class QuicHandshake(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="culvert-quic-")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                        "-days", "2", "-subj", "/CN=quic.example.test", "-keyout", "ec.key", "-out", "ec.crt"],
-                       cwd=cls.tmp, check=True, capture_output=True)
+        make_certificate(cls.tmp, "quic.example.test", "ec.key", "ec.crt")
         cls.port = free_udp_port()
         cls.log = open(os.path.join(cls.tmp, "server.log"), "wb")
         cls.server = subprocess.Popen([SERVER, "--quiet", "-d", cls.tmp, "127.0.0.1", str(cls.port), "ec.key", "ec.crt"],
@@ -108,9 +113,7 @@ class QuicServer(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="culvert-quic-server-")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                        "-days", "2", "-subj", "/CN=h3.example.test", "-keyout", "key.pem", "-out", "cert.pem"],
-                       cwd=cls.tmp, check=True, capture_output=True)
+        make_certificate(cls.tmp, "h3.example.test")
 
     @classmethod
     def tearDownClass(cls):
@@ -224,9 +227,7 @@ class QuicSniRule(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="culvert-quic-relay-")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                        "-days", "2", "-subj", "/CN=h3.example.test", "-keyout", "key.pem", "-out", "cert.pem"],
-                       cwd=cls.tmp, check=True, capture_output=True)
+        make_certificate(cls.tmp, "h3.example.test")
         with open(os.path.join(cls.tmp, "blocklist"), "w") as f:
             f.write("# names the censor blocks\nblocked.example\n")
 
