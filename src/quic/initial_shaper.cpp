@@ -188,7 +188,9 @@ Bytes InitialShaper::shape(ByteSpan datagram) {
   // A lone Initial with CRYPTO data is re-framed and grown, its header getting a two-byte Length.
   auto frames = read_frames(opened->payload);
   const std::size_t grown_header = header->length_offset + 2 + pn_length;
-  if (end == datagram.size() && frames && !frames->crypto.empty() && grown_header + kTagSize < kShapedDatagramSize) {
+  // Only grown, never shrunk: a datagram already at Chromium's size or above keeps ngtcp2's framing.
+  if (end == datagram.size() && datagram.size() < kShapedDatagramSize && frames && !frames->crypto.empty() &&
+      grown_header + kTagSize < kShapedDatagramSize) {
     const std::size_t payload_size = kShapedDatagramSize - grown_header - kTagSize;
     // Chromium cuts its CRYPTO data into a handful of frames per packet with about as many PINGs;
     // with less room, fewer cuts, down to ngtcp2's own framing grown with PADDING.
