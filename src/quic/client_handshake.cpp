@@ -124,7 +124,8 @@ ngtcp2_ssize write_datagram(Connection& c, Bytes& out) {
   ngtcp2_ssize n = ngtcp2_conn_write_pkt(c.conn, nullptr, &info, out.data(),
                                          short_write ? kUnshapedDatagramSize : out.size(), ngtcp2_now());
   if (n <= 0) return n;
-  if (!c.shaper) {
+  // Only long-header datagrams can start with an Initial; short-header ones are not copied.
+  if (!c.shaper || (out[0] & 0x80) == 0) {
     out.resize(static_cast<std::size_t>(n));
     return n;
   }
@@ -202,7 +203,7 @@ Result<HandshakeReport> run_client_handshake(const std::string& host, std::uint1
       ssize_t got = ::recv(socket.fd, in.data(), in.size(), 0);
       if (got < 0) continue;  // e.g. ICMP unreachable: keep trying until the deadline
       ++report.datagrams_received;
-      if (c.shaper) {
+      if (c.shaper && (in[0] & 0x80) != 0) {
         // The server acknowledged our renumbered Initials: back to ngtcp2's numbers.
         Bytes datagram(in.begin(), in.begin() + got);
         c.shaper->restore(datagram);
